@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/* The public C API: a thin face over the core in lock.c, status.c and procfs.c. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core.h"
+#include "duende_mlock.h"
+
+#define DM_EXPORT __attribute__((visibility("default")))
+
+DM_EXPORT struct dmlock_config dmlock_config_default(void)
+{
+	return (struct dmlock_config){ .current = true, .future = true, .required = true };
+}
+
+static int error_code(int err)
+{
+	switch (err) {
+	case EPERM:
+		return DMLOCK_ERR_PERMISSION_DENIED;
+	case ENOMEM:
+		return DMLOCK_ERR_RESOURCE_LIMIT;
+	case EINVAL:
+		return DMLOCK_ERR_INVALID_ARGUMENT;
+	case EAGAIN:
+		return DMLOCK_ERR_WOULD_BLOCK;
+	case ENOSYS:
+		return DMLOCK_ERR_UNSUPPORTED;
+	default:
+		return DMLOCK_ERR_UNKNOWN;
+	}
+}
+
+static void status_from_result(struct dmlock_status *st, const struct dm_lock_result *res)
+{
+	*st = (struct dmlock_status){
+		.state = !res->err	      ? DMLOCK_LOCKED :
+			 res->err == ENOSYS ? DMLOCK_UNSUPPORTED :
+					      DMLOCK_FAILED,
+		.bytes_locked = (size_t)res->mem.vm_lck,
+		.error = res->err,
+		.flags_requested = res->flags_requested,
+		.flags_used = res->flags_used,
+		.onfault_fallback = res->onfault_fallback,
+		.future_withheld = res->future_withheld,
+		.soft_limit_raised = res->soft_raised,
+		.cap_ipc_lock = res->cap_ipc_lock,
+		.memlock_soft = res->limit.rlim_cur,
+		.memlock_hard = res->limit.rlim_max,
+		.vm_size = res->mem.vm_size,
+	};
+}
+
+static void result_from_status(struct dm_lock_result *res, const struct dmlock_status *st)
+{
+	*res = (struct dm_lock_result){
+		.flags_requested = st->flags_requested,
+		.flags_used = st->flags_used,
+		.err = st->error,
+		.onfault_fallback = st->onfault_fallback,
+		.future_withheld = st->future_withheld,
+		.soft_raised = st->soft_limit_raised,
+		.cap_ipc_lock = st->cap_ipc_lock,
+		.limit = { (rlim_t)st->memlock_soft, (rlim_t)st->memlock_hard },
+		.mem = { .vm_size = st->vm_size, .vm_lck = st->bytes_locked },
+	};
+}
+
+DM_EXPORT int dmlock_lock_with_config(const struct dmlock_config *config,
+				      struct dmlock_status *status)
+{
+	struct dm_lock_result res;
+	struct dmlock_status scratch;
+	int r;
+
+	if (!status)
+		status = &scratch;
+	if (!config) {
+		*status = (struct dmlock_status){ .state = DMLOCK_FAILED, .error = EINVAL };
+		return DMLOCK_ERR_INVALID_ARGUMENT;
+	}
+	r = dm_lock(&(struct dm_lock_request){ .current = config->current,
+					       .future = config->future,
+					       .onfault = config->onfault },
+		    &res);
+	status_from_result(status, &res);
+	if (r == 0)
+		return 0;
+	if (res.flags_requested == 0)
+		return DMLOCK_ERR_INVALID_ARGUMENT;
+	return config->required ? error_code(res.err) : 0;
+}
+
+DM_EXPORT int dmlock_lock_all(struct dmlock_status *status)
+{
+	struct dmlock_config c = dmlock_config_default();
+
+	return dmlock_lock_with_config(&c, status);
+}
+
+DM_EXPORT int dmlock_unlock_all(void)
+{
+	return dm_unlock();
+}
+
+DM_EXPORT size_t dmlock_locked_bytes(void)
+{
+	struct dm_proc_mem m;
+
+	if (dm_proc_mem_read(0, &m) < 0)
+		return 0;
+	return (size_t)m.vm_lck;
+}
+
+DM_EXPORT bool dmlock_is_locked(void)
+{
+	return dmlock_locked_bytes() > 0;
+}
+
+DM_EXPORT bool dmlock_status_is_locked(const struct dmlock_status *status)
+{
+	return status && status->state == DMLOCK_LOCKED;
+}
+
+DM_EXPORT bool dmlock_status_is_failed(const struct dmlock_status *status)
+{
+	return status && status->state == DMLOCK_FAILED;
+}
+
+DM_EXPORT bool dmlock_status_is_unsupported(const struct dmlock_status *status)
+{
+	return status && status->state == DMLOCK_UNSUPPORTED;
+}
+
+DM_EXPORT size_t dmlock_status_bytes_locked(const struct dmlock_status *status)
+{
+	return status && status->state == DMLOCK_LOCKED ? status->bytes_locked : 0;
+}
+
+DM_EXPORT int dmlock_status_failure_errno(const struct dmlock_status *status)
+{
+	return status && status->state != DMLOCK_LOCKED ? status->error : 0;
+}
+
+DM_EXPORT const char *dmlock_strerror(int error)
+{
+	switch (error < 0 ? -error : error) {
+	case 0:
+		return "success";
+	case EPERM:
+		return "permission denied: RLIMIT_MEMLOCK is 0 and the process lacks CAP_IPC_LOCK; "
+		       "grant it (sudo setcap cap_ipc_lock=+ep ./daemon; docker run --cap-add=IPC_LOCK; "
+		       "systemd AmbientCapabilities=CAP_IPC_LOCK)";
+	case ENOMEM:
+		return "resource limit: the process is larger than RLIMIT_MEMLOCK; raise it (ulimit -l "
+		       "unlimited; docker run --ulimit memlock=-1:-1; systemd LimitMEMLOCK=infinity) or "
+		       "grant CAP_IPC_LOCK";
+	case EINVAL:
+		return "invalid argument: no lock flags set, or flags unsupported by this kernel";
+	case EAGAIN:
+		return "would block: some pages could not be locked";
+	case ENOSYS:
+		return "unsupported: mlockall is not available here (kernel or seccomp filter)";
+	default:
+		return "unknown error: see the errno in the status";
+	}
+}
+
+DM_EXPORT int dmlock_status_format(const struct dmlock_status *status, char *buf, size_t size)
+{
+	struct dm_lock_result res;
+	char line[DM_LOG_MAX];
+	size_t n;
+
+	if (!status)
+		return -EINVAL;
+	result_from_status(&res, status);
+	n = dm_status_format(line, sizeof(line), NULL, 0, &res);
+	if (buf && size)
+		snprintf(buf, size, "%s", line);
+	return (int)n;
+}

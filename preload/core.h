@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * The core shared by the preload constructor, the public API and the operator tool.
+ *
+ * Where each part lives:
+ *   settings.c   defaults, environment, boolean and program-list parsing, allow-list matching
+ *   conffile.c   trusted open of the config file, the cheap pre-scan, libconfuse parsing
+ *   lock.c       the decision (which flags, limits, capability) and the mlockall(2) call
+ *   procfs.c     reading VmLck, VmSize and friends from /proc
+ *   status.c     turning a lock result into one status line; errno names and remedies
+ *   log.c        the one log helper: stderr, syslog or nothing, one write per line
+ *
+ * Every function returns 0 or a negative errno. None of them logs: problems are recorded in a
+ * struct dm_diag and the face (constructor, API, tool) decides where they go.
+ */
+#pragma once
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#define DM_HIDDEN __attribute__((visibility("hidden")))
+#define DM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* ---- diagnostics collected by inner functions, printed by the face ---- */
+
+#define DM_DIAG_MAX 8
+#define DM_DIAG_LEN 400
+
+struct dm_diag {
+	unsigned n;
+	unsigned dropped;
+	char msg[DM_DIAG_MAX][DM_DIAG_LEN];
+};
+
+DM_HIDDEN void dm_diag_add(struct dm_diag *d, const char *fmt, ...) DM_PRINTF(2, 3);
+DM_HIDDEN void dm_diag_vadd(struct dm_diag *d, const char *fmt, va_list ap) DM_PRINTF(2, 0);
+
+/* ---- settings.c ---- */
+
+enum dm_log_target {
+	DM_LOG_DEFAULT = 0, /* stderr in preload mode, syslog in system-wide mode */
+	DM_LOG_STDERR,
+	DM_LOG_SYSLOG,
+	DM_LOG_NONE,
+};
+
+/* Where a setting's value came from, for check-config and the tests. */
+enum dm_origin {
+	DM_FROM_DEFAULT = 0,
+	DM_FROM_FILE,
+	DM_FROM_ENV,
+};
+
+enum dm_key {
+	DM_KEY_CURRENT,
+	DM_KEY_FUTURE,
+	DM_KEY_ONFAULT,
+	DM_KEY_REQUIRED,
+	DM_KEY_PROPAGATE,
+	DM_KEY_PROGRAMS,
+	DM_KEY_LOG,
+	DM_KEY_COUNT,
+};
+
+#define DM_PROGRAMS_MAX 64
+#define DM_PROGRAMS_BYTES 4096
+
+struct dm_settings {
+	bool current;
+	bool future;
+	bool onfault;
+	bool required;
+	bool propagate;
+	enum dm_log_target log;
+	/* Allow-list: NUL-separated entries in one buffer, so nothing is allocated in the host. */
+	unsigned n_programs;
+	size_t programs_used;
+	char programs[DM_PROGRAMS_BYTES];
+	enum dm_origin origin[DM_KEY_COUNT];
+};
+
+/* What the process is: read lazily, because /proc/self/exe costs a syscall. */
+struct dm_self {
+	const char *execfn; /* AT_EXECFN: the path given to execve() */
+	bool exe_tried;
+	char exe[PATH_MAX]; /* /proc/self/exe, "" when unreadable */
+};
+
+DM_HIDDEN extern const char *const dm_key_names[DM_KEY_COUNT];
+DM_HIDDEN extern const char *const dm_env_names[DM_KEY_COUNT];
+
+DM_HIDDEN void dm_settings_default(struct dm_settings *s);
+DM_HIDDEN int dm_parse_bool(const char *text, bool *out);
+DM_HIDDEN int dm_parse_log(const char *text, enum dm_log_target *out);
+DM_HIDDEN const char *dm_log_name(enum dm_log_target t);
+DM_HIDDEN void dm_programs_clear(struct dm_settings *s);
+DM_HIDDEN int dm_programs_add(struct dm_settings *s, const char *entry, size_t len);
+DM_HIDDEN int dm_programs_parse_list(struct dm_settings *s, const char *csv, struct dm_diag *d);
+DM_HIDDEN bool dm_programs_match(const struct dm_settings *s, struct dm_self *self);
+DM_HIDDEN const char *dm_programs_next(const struct dm_settings *s, const char *prev);
+/* Apply DUENDE_MLOCK_* (read with secure_getenv) over s; bad values are recorded and skipped. */
+DM_HIDDEN void dm_settings_from_env(struct dm_settings *s, struct dm_diag *d);
+DM_HIDDEN void dm_self_init(struct dm_self *self);
+DM_HIDDEN const char *dm_self_exe(struct dm_self *self);
+DM_HIDDEN const char *dm_self_name(struct dm_self *self);
+
+/* ---- conffile.c ---- */
+
+#define DM_CONFIG_MAX_BYTES (64 * 1024)
+
+struct dm_conffile {
+	char path[PATH_MAX];
+	size_t len;
+	char *text; /* NUL-terminated, malloc()ed; NULL when not loaded */
+};
+
+/* The config file path: DUENDE_MLOCK_CONFIG (outside secure-execution) or the built-in one. */
+DM_HIDDEN const char *dm_config_path(void);
+/*
+ * Open and read a config file the careful way: no symlink, regular file, owned by root (or by the
+ * real user, outside secure-execution), not writable by group or others, at most
+ * DM_CONFIG_MAX_BYTES. -ENOENT when missing; other errors come with a reason in d.
+ */
+DM_HIDDEN int dm_conffile_load(struct dm_conffile *f, const char *path, struct dm_diag *d);
+DM_HIDDEN void dm_conffile_release(struct dm_conffile *f);
+/*
+ * The cheap test for system-wide mode: true when no entry of the file's allow-list can name this
+ * program, decided without libconfuse. Sound because names are matched literally and the text has no
+ * escapes: an entry naming the program contains its base name.
+ */
+DM_HIDDEN bool dm_conffile_cannot_name(const struct dm_conffile *f, struct dm_self *self);
+/*
+ * Parse with libconfuse (dlopen()ed on first use) and apply the file's values over s. On a parse
+ * error nothing is applied and d holds "path:line: reason". Returns 0, -EINVAL (bad file) or
+ * -ELIBACC (libconfuse could not be loaded).
+ */
+DM_HIDDEN int dm_conffile_apply(const struct dm_conffile *f, struct dm_settings *s,
+				struct dm_diag *d);
+DM_HIDDEN int dm_config_parse_text(const char *name, const char *text, size_t len,
+				   struct dm_settings *s, struct dm_diag *d);
+
+/* ---- procfs.c ---- */
+
+struct dm_proc_mem {
+	uint64_t vm_size;
+	uint64_t vm_lck;
+	uint64_t vm_rss;
+	uint64_t vm_swap;
+};
+
+/* pid 0 is the calling process. Values in bytes. */
+DM_HIDDEN int dm_proc_mem_read(pid_t pid, struct dm_proc_mem *m);
+/* Value of "Key:" (in kB in the file) from a /proc file, in bytes. */
+DM_HIDDEN int dm_proc_read_kb(const char *path, const char *key, uint64_t *bytes);
+
+/* ---- lock.c ---- */
+
+struct dm_lock_request {
+	bool current;
+	bool future;
+	bool onfault;
+};
+
+struct dm_lock_result {
+	int flags_requested;
+	int flags_used; /* what the successful call used; 0 when none succeeded */
+	int err;        /* positive errno of the failure; 0 on success */
+	bool onfault_fallback; /* kernel refused MCL_ONFAULT (before 4.4); retried without */
+	bool future_withheld;  /* MCL_FUTURE left out: finite limit and no CAP_IPC_LOCK */
+	bool soft_raised;      /* soft RLIMIT_MEMLOCK raised to the hard limit */
+	bool cap_ipc_lock;     /* CAP_IPC_LOCK effective in the initial user namespace */
+	struct rlimit limit;   /* RLIMIT_MEMLOCK as it was when mlockall ran */
+	struct dm_proc_mem mem; /* read after the call */
+};
+
+/* Decide, call mlockall(2), fill res. 0 on success, -errno when locking failed. */
+DM_HIDDEN int dm_lock(const struct dm_lock_request *req, struct dm_lock_result *res);
+DM_HIDDEN int dm_unlock(void);
+DM_HIDDEN bool dm_has_ipc_lock(void);
+
+/* ---- status.c ---- */
+
+DM_HIDDEN const char *dm_errno_name(int err);
+/* What err means for mlockall and what fixes it (NULL when there is no specific remedy). */
+DM_HIDDEN const char *dm_errno_meaning(int err);
+DM_HIDDEN const char *dm_errno_remedy(int err);
+DM_HIDDEN size_t dm_flags_format(char *buf, size_t size, int flags);
+/* One status line, without prefix or newline. program may be NULL. */
+DM_HIDDEN size_t dm_status_format(char *buf, size_t size, const char *program, pid_t pid,
+				  const struct dm_lock_result *res);
+/* Copy src into buf with control and non-ASCII bytes escaped as \xNN and the length capped. */
+DM_HIDDEN size_t dm_escape(char *buf, size_t size, const char *src, size_t max_in);
+
+/* ---- log.c ---- */
+
+#define DM_LOG_MAX 1024
+
+DM_HIDDEN void dm_log(enum dm_log_target target, int priority, const char *fmt, ...)
+	DM_PRINTF(3, 4);

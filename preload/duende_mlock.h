@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * duende_mlock.h - keep a process's memory out of swap with mlockall(2).
+ *
+ * The C face of the duende-mlock core: the same code that the LD_PRELOAD shim runs, so a program
+ * that locks itself and the shim can never disagree. Linking this library does not lock anything
+ * by itself; call dmlock_lock_all() or dmlock_lock_with_config().
+ *
+ * Where this API differs from the Rust crate duende-mlock 1.0, on purpose:
+ *  - A config that asks for nothing (current and future both false) is DMLOCK_ERR_INVALID_ARGUMENT,
+ *    not "locked, 0 bytes".
+ *  - On kernels before 4.4, which refuse MCL_ONFAULT, the call is retried without it and
+ *    status->onfault_fallback says so.
+ *  - The soft RLIMIT_MEMLOCK is raised to the hard limit first when that helps.
+ *  - MCL_FUTURE is withheld under a finite RLIMIT_MEMLOCK without CAP_IPC_LOCK, because later
+ *    mmap()/brk()/pthread_create() would fail at random places once the limit is reached;
+ *    status->future_withheld says so and current pages are still locked.
+ *  - A child made by fork() (or daemon()) locks itself again; the crate's locks end at fork().
+ *  - EPERM means "RLIMIT_MEMLOCK is 0 and no CAP_IPC_LOCK", and the status carries the numbers.
+ */
+#ifndef DUENDE_MLOCK_H
+#define DUENDE_MLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Exit status of a host that the shim stops before main() because locking failed and
+ * "required" was set. */
+#define DMLOCK_EXIT_REQUIRED 71
+
+struct dmlock_config {
+	bool current;  /* MCL_CURRENT: lock every page mapped now */
+	bool future;   /* MCL_FUTURE: lock every page mapped later */
+	bool onfault;  /* MCL_ONFAULT: lock pages when first touched instead of faulting all in */
+	bool required; /* a failure is an error (negative return) instead of a DMLOCK_FAILED status */
+};
+
+/* The crate's defaults: current, future and required; not onfault. */
+struct dmlock_config dmlock_config_default(void);
+
+enum dmlock_state {
+	DMLOCK_LOCKED = 1,
+	DMLOCK_FAILED = 2,
+	DMLOCK_UNSUPPORTED = 3,
+};
+
+/* Errors: negative errno codes. The precise errno is also in status->error. */
+enum {
+	DMLOCK_ERR_PERMISSION_DENIED = -1,  /* -EPERM: RLIMIT_MEMLOCK 0 and no CAP_IPC_LOCK */
+	DMLOCK_ERR_RESOURCE_LIMIT = -12,    /* -ENOMEM: larger than RLIMIT_MEMLOCK */
+	DMLOCK_ERR_INVALID_ARGUMENT = -22,  /* -EINVAL: no flags, or flags the kernel lacks */
+	DMLOCK_ERR_WOULD_BLOCK = -11,       /* -EAGAIN: some pages could not be locked */
+	DMLOCK_ERR_UNSUPPORTED = -38,       /* -ENOSYS: no mlockall here (seccomp, kernel) */
+	DMLOCK_ERR_UNKNOWN = -5,            /* -EIO: any other errno, kept in status->error */
+};
+
+struct dmlock_status {
+	enum dmlock_state state;
+	size_t bytes_locked;       /* VmLck after the call */
+	int error;                 /* positive errno of a failure, 0 when locked */
+	int flags_requested;       /* MCL_* asked for */
+	int flags_used;            /* MCL_* the successful call used */
+	bool onfault_fallback;     /* MCL_ONFAULT refused by the kernel, retried without */
+	bool future_withheld;      /* MCL_FUTURE left out: finite limit, no CAP_IPC_LOCK */
+	bool soft_limit_raised;    /* soft RLIMIT_MEMLOCK raised to the hard limit */
+	bool cap_ipc_lock;         /* CAP_IPC_LOCK effective (initial user namespace) */
+	unsigned long long memlock_soft; /* RLIMIT_MEMLOCK when locking; ~0ULL = unlimited */
+	unsigned long long memlock_hard;
+	unsigned long long vm_size; /* VmSize after the call, bytes */
+};
+
+/* dmlock_lock_with_config(&dmlock_config_default(), status). */
+int dmlock_lock_all(struct dmlock_status *status);
+
+/*
+ * Lock as config says. Returns 0 when locked, and 0 with a DMLOCK_FAILED status when locking failed
+ * and config->required is false. When it failed and required is true: a DMLOCK_ERR_* code.
+ * A config asking for nothing returns DMLOCK_ERR_INVALID_ARGUMENT whatever required says.
+ * status may be NULL.
+ */
+int dmlock_lock_with_config(const struct dmlock_config *config, struct dmlock_status *status);
+
+/* munlockall(2); also stops fork() children from locking again. 0 or a negative errno. */
+int dmlock_unlock_all(void);
+
+/* VmLck of the calling process, in bytes; 0 when unreadable. */
+size_t dmlock_locked_bytes(void);
+/* dmlock_locked_bytes() > 0. */
+bool dmlock_is_locked(void);
+
+bool dmlock_status_is_locked(const struct dmlock_status *status);
+bool dmlock_status_is_failed(const struct dmlock_status *status);
+bool dmlock_status_is_unsupported(const struct dmlock_status *status);
+size_t dmlock_status_bytes_locked(const struct dmlock_status *status);
+int dmlock_status_failure_errno(const struct dmlock_status *status);
+
+/*
+ * The meaning of a DMLOCK_ERR_* code (or a positive errno from status->error) and its remedy, as a
+ * static string: CAP_IPC_LOCK and --cap-add=IPC_LOCK for a permission error, RLIMIT_MEMLOCK and
+ * --ulimit memlock=-1:-1 for the limit.
+ */
+const char *dmlock_strerror(int error);
+
+/*
+ * Format status as one line, the same words as the shim's status line (without the
+ * "duende-mlock: " prefix). Returns the length it needed, as snprintf() does.
+ */
+int dmlock_status_format(const struct dmlock_status *status, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/* The decision and the call: which mlockall(2) flags are safe here, and locking with them. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core.h"
+
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
+
+/* Flags of the last successful lock, re-issued in fork() children; 0 when not locked. */
+static volatile int locked_flags;
+static volatile bool onfault_works = true;
+
+/*
+ * The kernel checks CAP_IPC_LOCK with capable(), against the initial user namespace. Inside a
+ * user namespace (rootless containers) CapEff may show the bit while it means nothing for mlock,
+ * so the bit only counts where uid 0 maps to uid 0 over the whole range.
+ */
+static bool in_initial_userns(void)
+{
+	static const char full[] = "0 0 4294967295";
+	char buf[128], *p = buf, *q = buf;
+	ssize_t n;
+	int fd;
+
+	fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return true; /* no user namespaces in this kernel */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* Squeeze runs of blanks to compare against the canonical form. */
+	for (; *p; p++) {
+		if (*p == ' ' || *p == '\t') {
+			if (q > buf && q[-1] != ' ')
+				*q++ = ' ';
+		} else if (*p != '\n') {
+			*q++ = *p;
+		}
+	}
+	*q = '\0';
+	p = buf[0] == ' ' ? buf + 1 : buf;
+	return strcmp(p, full) == 0;
+}
+
+bool dm_has_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return false;
+	if (!(data[CAP_IPC_LOCK / 32].effective & (1u << (CAP_IPC_LOCK % 32))))
+		return false;
+	return in_initial_userns();
+}
+
+/*
+ * fork() does not carry locks to the child (mm/mlock.c: VM_LOCKED is cleared on dup) and
+ * daemon() forks, so a daemon that locked itself before daemonizing would lose everything. The
+ * child locks again, and does nothing else here: this runs in every fork of a locked process.
+ *
+ * MCL_CURRENT without MCL_ONFAULT would fault in every page for writing and so break copy-on-write
+ * for the whole address space: a full copy of the parent per fork. With MCL_ONFAULT the pages that
+ * are present (all of the parent's locked anonymous memory, shared copy-on-write) are locked where
+ * they are, and the rest lock when touched. MCL_FUTURE is then set on its own, which leaves the
+ * current mappings alone and makes later ones behave as in the parent.
+ */
+static void relock_in_child(void)
+{
+	int flags = locked_flags, saved = errno;
+
+	if (!flags)
+		return;
+	if ((flags & MCL_CURRENT) && !(flags & MCL_ONFAULT) && onfault_works) {
+		mlockall(MCL_CURRENT | MCL_ONFAULT);
+		if (flags & MCL_FUTURE)
+			mlockall(MCL_FUTURE);
+	} else {
+		mlockall(flags);
+	}
+	errno = saved;
+}
+
+static void register_fork_handler(void)
+{
+	pthread_atfork(NULL, NULL, relock_in_child);
+}
+
+static void arm_fork_handler(int flags)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	locked_flags = flags;
+	pthread_once(&once, register_fork_handler);
+}
+
+int dm_lock(const struct dm_lock_request *req, struct dm_lock_result *res)
+{
+	int flags;
+
+	*res = (struct dm_lock_result){ 0 };
+	flags = (req->current ? MCL_CURRENT : 0) | (req->future ? MCL_FUTURE : 0);
+	if (flags && req->onfault)
+		flags |= MCL_ONFAULT;
+	res->flags_requested = flags;
+	/* Nothing asked for is not "locked, 0 bytes": it is a mistake in the settings. */
+	if (!flags) {
+		res->err = EINVAL;
+		goto out;
+	}
+
+	res->cap_ipc_lock = dm_has_ipc_lock();
+	getrlimit(RLIMIT_MEMLOCK, &res->limit);
+	/* Without CAP_IPC_LOCK the soft limit is what counts; raising it to the hard limit is
+	 * allowed to anyone and costs nothing. */
+	if (!res->cap_ipc_lock && res->limit.rlim_cur < res->limit.rlim_max) {
+		struct rlimit raised = { res->limit.rlim_max, res->limit.rlim_max };
+
+		if (setrlimit(RLIMIT_MEMLOCK, &raised) == 0) {
+			res->limit = raised;
+			res->soft_raised = true;
+		}
+	}
+
+	/*
+	 * MCL_FUTURE under a finite limit without CAP_IPC_LOCK turns every later mapping into a
+	 * gamble: once locked_vm reaches the limit, mmap() fails with EAGAIN, brk() fails,
+	 * pthread_create() fails for its 8 MiB stack and stack growth ends in SIGSEGV, at a place the
+	 * program does not expect. Locking what exists now is safe; the later failures are not, so
+	 * MCL_FUTURE is withheld and the status line says so.
+	 */
+	if ((flags & MCL_FUTURE) && !res->cap_ipc_lock && res->limit.rlim_cur != RLIM_INFINITY) {
+		flags &= ~MCL_FUTURE;
+		res->future_withheld = true;
+		if (!(flags & MCL_CURRENT)) {
+			res->err = ENOMEM;
+			goto out;
+		}
+	}
+
+	if (mlockall(flags) < 0) {
+		res->err = errno;
+		/* Kernels before 4.4 know no MCL_ONFAULT and answer EINVAL. */
+		if (res->err == EINVAL && (flags & MCL_ONFAULT)) {
+			flags &= ~MCL_ONFAULT;
+			res->onfault_fallback = true;
+			onfault_works = false;
+			res->err = mlockall(flags) < 0 ? errno : 0;
+		}
+	} else {
+		res->err = 0;
+	}
+	if (!res->err) {
+		res->flags_used = flags;
+		arm_fork_handler(flags);
+	}
+out:
+	dm_proc_mem_read(0, &res->mem);
+	return -res->err;
+}
+
+int dm_unlock(void)
+{
+	if (munlockall() < 0)
+		return -errno;
+	locked_flags = 0;
+	return 0;
+}

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * The constructor: decide whether this process is to be locked, lock it, say how it went.
+ *
+ * It runs in every process that loads the library, before that program's main(). Through
+ * /etc/ld.so.preload that is every process of the machine, so the path for a process that is not
+ * locked must cost next to nothing: no libconfuse, no allocation when there is no config file,
+ * a handful of syscalls, and not a word logged.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "duende_mlock.h"
+
+/* Any object of ours will do for dladdr(); a data object avoids function-to-void* casts. */
+static const char self_marker;
+
+/* Our own file name, as the loader recorded it. */
+static const char *self_library(void)
+{
+	Dl_info info;
+
+	if (!dladdr(&self_marker, &info) || !info.dli_fname)
+		return NULL;
+	return info.dli_fname;
+}
+
+static const char *base_of(const char *path, size_t len, size_t *blen)
+{
+	const char *b = path;
+
+	for (size_t i = 0; i < len; i++)
+		if (path[i] == '/')
+			b = path + i + 1;
+	*blen = len - (size_t)(b - path);
+	return b;
+}
+
+/*
+ * Is this LD_PRELOAD entry this library? ld.so splits the list at ':' and ' ' (elf/rtld.c). An
+ * entry is ours when its base name is our file's base name, or starts with "libduende_mlock.so"
+ * (the development symlink and the versioned name are the same library).
+ */
+static bool entry_is_us(const char *e, size_t len, const char *lib)
+{
+	static const char stem[] = "libduende_mlock.so";
+	size_t blen, llen;
+	const char *b = base_of(e, len, &blen);
+
+	if (blen >= sizeof(stem) - 1 && memcmp(b, stem, sizeof(stem) - 1) == 0)
+		return true;
+	if (!lib)
+		return false;
+	lib = base_of(lib, strlen(lib), &llen);
+	return blen == llen && memcmp(b, lib, blen) == 0;
+}
+
+/*
+ * Preload mode: the process named this library in its own LD_PRELOAD. In secure-execution mode
+ * ld.so drops LD_PRELOAD entries with a '/', and secure_getenv() returns NULL, so a setuid program
+ * is always in system-wide mode.
+ */
+static bool named_in_ld_preload(void)
+{
+	const char *lp = secure_getenv("LD_PRELOAD"), *lib;
+
+	if (!lp || !lp[0])
+		return false;
+	lib = self_library();
+	for (const char *p = lp; *p;) {
+		size_t len = strcspn(p, ": ");
+
+		if (len && entry_is_us(p, len, lib))
+			return true;
+		p += len;
+		p += *p != '\0';
+	}
+	return false;
+}
+
+/*
+ * Two copies of the library from different files (one in LD_PRELOAD, one in /etc/ld.so.preload)
+ * would both lock and both log. The copy whose dmlock_lock_all the loader binds first acts; the
+ * others step aside.
+ */
+static bool another_copy_acts(void)
+{
+	void *first = dlsym(RTLD_DEFAULT, "dmlock_lock_all");
+	Dl_info a, b;
+
+	if (!first || !dladdr(first, &a) || !dladdr(&self_marker, &b))
+		return false;
+	return a.dli_fbase != b.dli_fbase;
+}
+
+/* propagate = false: programs this one execs do not get the library through LD_PRELOAD. */
+static void drop_from_ld_preload(void)
+{
+	const char *lp = secure_getenv("LD_PRELOAD"), *lib = self_library();
+	char *out;
+	size_t o = 0;
+
+	if (!lp)
+		return;
+	out = malloc(strlen(lp) + 1);
+	if (!out)
+		return;
+	for (const char *p = lp; *p;) {
+		size_t len = strcspn(p, ": ");
+
+		if (len && !entry_is_us(p, len, lib)) {
+			if (o)
+				out[o++] = ':';
+			memcpy(out + o, p, len);
+			o += len;
+		}
+		p += len;
+		p += *p != '\0';
+	}
+	out[o] = '\0';
+	if (o)
+		setenv("LD_PRELOAD", out, 1);
+	else
+		unsetenv("LD_PRELOAD");
+	free(out);
+}
+
+static void log_diags(enum dm_log_target t, const struct dm_diag *d)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		dm_log(t, LOG_WARNING, "%s", d->msg[i]);
+	if (d->dropped)
+		dm_log(t, LOG_WARNING, "%u more problems not shown", d->dropped);
+}
+
+static void lock_and_report(const struct dm_settings *s, enum dm_log_target target,
+			    struct dm_self *self)
+{
+	struct dm_lock_result res;
+	char line[DM_LOG_MAX - 32];
+	const char *name = dm_self_name(self);
+	int r;
+
+	r = dm_lock(&(struct dm_lock_request){ .current = s->current,
+					       .future = s->future,
+					       .onfault = s->onfault },
+		    &res);
+	dm_status_format(line, sizeof(line), name, getpid(), &res);
+	dm_log(target, r < 0 ? LOG_ERR : LOG_INFO, "%s", line);
+	if (r < 0 && s->required) {
+		char esc[96];
+
+		dm_escape(esc, sizeof(esc), name, 64);
+		dm_log(target, LOG_ERR,
+		       "required = true: stopping %s[%d] before main() with exit status %d", esc,
+		       (int)getpid(), DMLOCK_EXIT_REQUIRED);
+		_exit(DMLOCK_EXIT_REQUIRED);
+	}
+}
+
+static void start(void)
+{
+	struct dm_settings s;
+	struct dm_conffile file = { .text = NULL };
+	struct dm_self self;
+	struct dm_diag diag;
+	enum dm_log_target target;
+	const char *env_list;
+	bool preload, from_env = false;
+	int r;
+
+	diag.n = diag.dropped = 0;
+	dm_self_init(&self);
+	preload = named_in_ld_preload();
+	dm_settings_default(&s);
+
+	/* 1. The allow-list from the environment decides alone when it is set and valid. */
+	env_list = secure_getenv(dm_env_names[DM_KEY_PROGRAMS]);
+	if (env_list && dm_programs_parse_list(&s, env_list, NULL) == 0) {
+		from_env = true;
+		if (s.n_programs ? !dm_programs_match(&s, &self) : !preload)
+			return;
+	}
+
+	/* 2. The config file. */
+	r = dm_conffile_load(&file, dm_config_path(), &diag);
+	if (r == -ENOENT && !preload && !from_env)
+		return; /* system-wide, no file, no list: nothing to do */
+	if (r == 0 && !preload && !from_env && dm_conffile_cannot_name(&file, &self)) {
+		dm_conffile_release(&file);
+		return; /* system-wide and the file's list cannot name us: the common case */
+	}
+
+	/* 3. Full settings: defaults < file < environment. */
+	dm_settings_default(&s);
+	if (r == 0)
+		dm_conffile_apply(&file, &s, &diag);
+	dm_conffile_release(&file);
+	dm_settings_from_env(&s, &diag);
+
+	target = s.log != DM_LOG_DEFAULT ? s.log : preload ? DM_LOG_STDERR : DM_LOG_SYSLOG;
+	if (s.n_programs ? !dm_programs_match(&s, &self) : !preload) {
+		/*
+		 * Not ours. Problems are still worth a word in system-wide mode when there is no
+		 * usable allow-list at all (a broken or untrusted file): otherwise the operator never
+		 * learns why the listed daemon runs unlocked.
+		 */
+		if (!preload && !s.n_programs)
+			log_diags(target, &diag);
+		return;
+	}
+	log_diags(target, &diag);
+	if (another_copy_acts())
+		return;
+	if (!s.propagate)
+		drop_from_ld_preload();
+	lock_and_report(&s, target, &self);
+}
+
+__attribute__((constructor)) static void duende_mlock_init(void)
+{
+	static bool done;
+	int saved = errno;
+
+	if (!done) {
+		done = true;
+		start();
+	}
+	errno = saved;
+}

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/* The status line and the words for each failure: what it means here and what fixes it. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core.h"
+
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
+
+const char *dm_errno_name(int err)
+{
+	switch (err) {
+	case EPERM:
+		return "EPERM";
+	case ENOMEM:
+		return "ENOMEM";
+	case EINVAL:
+		return "EINVAL";
+	case EAGAIN:
+		return "EAGAIN";
+	case ENOSYS:
+		return "ENOSYS";
+	default:
+		return "error";
+	}
+}
+
+/* mlockall(2) and mm/mlock.c: what each errno means for this call. */
+const char *dm_errno_meaning(int err)
+{
+	switch (err) {
+	case EPERM:
+		return "RLIMIT_MEMLOCK is 0 and the process lacks CAP_IPC_LOCK";
+	case ENOMEM:
+		return "the process is larger than RLIMIT_MEMLOCK allows and lacks CAP_IPC_LOCK";
+	case EINVAL:
+		return "flags not supported by this kernel, or no flags at all";
+	case EAGAIN:
+		return "some pages could not be locked";
+	case ENOSYS:
+		return "mlockall is not available (seccomp filter or kernel)";
+	default:
+		return NULL;
+	}
+}
+
+const char *dm_errno_remedy(int err)
+{
+	switch (err) {
+	case EPERM:
+		return "grant CAP_IPC_LOCK (setcap cap_ipc_lock=+ep PROGRAM; docker run --cap-add=IPC_LOCK;"
+		       " systemd AmbientCapabilities=CAP_IPC_LOCK) or raise RLIMIT_MEMLOCK";
+	case ENOMEM:
+		return "raise RLIMIT_MEMLOCK (ulimit -l unlimited; docker run --ulimit memlock=-1:-1;"
+		       " systemd LimitMEMLOCK=infinity) or grant CAP_IPC_LOCK";
+	case EINVAL:
+		return "set current or future; drop onfault on kernels before 4.4";
+	case EAGAIN:
+		return "retry later; check for memory pressure";
+	case ENOSYS:
+		return "allow the @memlock syscall group (systemd SystemCallFilter) or the seccomp profile";
+	default:
+		return NULL;
+	}
+}
+
+size_t dm_flags_format(char *buf, size_t size, int flags)
+{
+	static const struct {
+		int flag;
+		const char *name;
+	} names[] = { { MCL_CURRENT, "MCL_CURRENT" },
+		      { MCL_FUTURE, "MCL_FUTURE" },
+		      { MCL_ONFAULT, "MCL_ONFAULT" } };
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(flags & names[i].flag))
+			continue;
+		n += (size_t)snprintf(buf + n, n < size ? size - n : 0, "%s%s", n ? "|" : "",
+				      names[i].name);
+	}
+	if (n == 0)
+		n = (size_t)snprintf(buf, size, "none");
+	return n < size ? n : size - 1;
+}
+
+size_t dm_escape(char *buf, size_t size, const char *src, size_t max_in)
+{
+	size_t o = 0, i;
+
+	if (size == 0)
+		return 0;
+	for (i = 0; src[i] && i < max_in; i++) {
+		unsigned char c = (unsigned char)src[i];
+		size_t need = (c < 0x20 || c >= 0x7f || c == '\\') ? 4 : 1;
+
+		if (o + need + 4 > size) /* keep room for "..." and NUL */
+			break;
+		if (need == 4)
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	if (src[i] && o + 4 <= size) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return o;
+}
+
+static const char *limit_text(char *buf, size_t size, rlim_t v)
+{
+	if (v == RLIM_INFINITY)
+		return "unlimited";
+	snprintf(buf, size, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+struct out {
+	char *buf;
+	size_t size, n;
+};
+
+static void put(struct out *o, const char *fmt, ...) DM_PRINTF(2, 3);
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	va_start(ap, fmt);
+	w = vsnprintf(o->buf + o->n, o->n < o->size ? o->size - o->n : 0, fmt, ap);
+	va_end(ap);
+	if (w > 0)
+		o->n += (size_t)w;
+	if (o->n >= o->size)
+		o->n = o->size - 1;
+}
+
+size_t dm_status_format(char *buf, size_t size, const char *program, pid_t pid,
+			const struct dm_lock_result *res)
+{
+	struct out o = { buf, size, 0 };
+	char flags[64], soft[32], hard[32], name[96];
+
+	buf[0] = '\0';
+	if (program) {
+		dm_escape(name, sizeof(name), program, 64);
+		put(&o, "%s[%d]: ", name, (int)pid);
+	}
+	soft[0] = hard[0] = '\0';
+	limit_text(soft, sizeof(soft), res->limit.rlim_cur);
+	limit_text(hard, sizeof(hard), res->limit.rlim_max);
+
+	if (!res->err) {
+		dm_flags_format(flags, sizeof(flags), res->flags_used);
+		put(&o, "locked %llu bytes (VmLck), flags %s", (unsigned long long)res->mem.vm_lck,
+		    flags);
+	} else if (res->flags_requested == 0) {
+		put(&o, "not locked: the settings ask for nothing (current and future are both off)");
+		return o.n;
+	} else {
+		const char *meaning = dm_errno_meaning(res->err);
+		const char *remedy = dm_errno_remedy(res->err);
+		int tried = res->flags_requested & ~(res->future_withheld ? MCL_FUTURE : 0);
+
+		dm_flags_format(flags, sizeof(flags), tried);
+		if (res->future_withheld && !(tried & (MCL_CURRENT | MCL_FUTURE)))
+			put(&o, "not locked: only future locking was asked for, and it was withheld");
+		else
+			put(&o, "not locked: mlockall(%s) failed: %s (%s)", flags,
+			    dm_errno_name(res->err), meaning ? meaning : strerror(res->err));
+		put(&o, "; RLIMIT_MEMLOCK soft %s hard %s bytes, VmSize %llu bytes, CAP_IPC_LOCK %s",
+		    soft, hard, (unsigned long long)res->mem.vm_size,
+		    res->cap_ipc_lock ? "yes" : "no");
+		if (remedy)
+			put(&o, "; fix: %s", remedy);
+	}
+	if (res->future_withheld && !res->err)
+		put(&o, "; MCL_FUTURE withheld: RLIMIT_MEMLOCK is finite (soft %s hard %s bytes) and"
+			" CAP_IPC_LOCK is missing, so later mmap/brk/thread stacks would fail at the"
+			" limit; later memory is not locked (LimitMEMLOCK=infinity or CAP_IPC_LOCK"
+			" locks it too)",
+		    soft, hard);
+	if (res->onfault_fallback)
+		put(&o, "; MCL_ONFAULT refused by this kernel (before 4.4), retried without it");
+	if (res->soft_raised)
+		put(&o, "; soft RLIMIT_MEMLOCK raised to the hard limit");
+	return o.n;
+}
