@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/* The test harness: victims in children, real limits, a real capability drop, real swap. */
+#include "harness.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v && v[0] ? v : fallback;
+}
+
+const char *harness_library(void)
+{
+	return env_or("DM_TEST_LIBRARY", NULL);
+}
+
+const char *harness_victim(void)
+{
+	return env_or("DM_TEST_VICTIM", NULL);
+}
+
+const char *harness_tool(void)
+{
+	return env_or("DM_TEST_TOOL", NULL);
+}
+
+const char *harness_tmpdir(void)
+{
+	static char dir[4096];
+
+	if (!dir[0]) {
+		snprintf(dir, sizeof(dir), "%s/dm-test-XXXXXX", env_or("DM_TEST_TMPDIR", "/var/tmp"));
+		if (!mkdtemp(dir))
+			ck_abort_msg("mkdtemp %s: %s", dir, strerror(errno));
+		chmod(dir, 0755);
+	}
+	return dir;
+}
+
+bool harness_is_root(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+
+	if (geteuid() != 0 || syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return (d[0].effective & (1u << CAP_IPC_LOCK)) && (d[0].effective & (1u << CAP_SYS_ADMIN));
+}
+
+bool harness_in_ci(void)
+{
+	const char *ci = getenv("CI");
+
+	return ci && (strcmp(ci, "true") == 0 || strcmp(ci, "1") == 0);
+}
+
+static void drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+
+	/* Out of the bounding set, so execve() of a root process cannot grant it again. */
+	if (prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0) < 0)
+		_exit(120);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (syscall(SYS_capget, &h, d) < 0)
+		_exit(121);
+	d[0].effective &= ~(1u << CAP_IPC_LOCK);
+	d[0].permitted &= ~(1u << CAP_IPC_LOCK);
+	d[0].inheritable &= ~(1u << CAP_IPC_LOCK);
+	if (syscall(SYS_capset, &h, d) < 0)
+		_exit(122);
+}
+
+static void child_setup(const struct victim_opts *o, int out_w, int err_w)
+{
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (devnull >= 0)
+		dup2(devnull, 0);
+	dup2(out_w, 1);
+	if (o->stderr_mode == HARNESS_STDERR_CLOSED)
+		close(2);
+	else
+		dup2(err_w, 2);
+	/* A default SIGPIPE disposition, as a program started from a shell has. */
+	signal(SIGPIPE, SIG_DFL);
+
+	if (o->new_mount_ns) {
+		if (unshare(CLONE_NEWNS) < 0)
+			_exit(123);
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			_exit(124);
+		if (o->etc_overlay && mount(o->etc_overlay, "/etc", NULL, MS_BIND | MS_REC, NULL) < 0)
+			_exit(125);
+	}
+	if (o->set_memlock) {
+		rlim_t v = o->memlock == HARNESS_MEMLOCK_UNLIMITED ? RLIM_INFINITY : (rlim_t)o->memlock;
+		rlim_t h = !o->set_memlock_hard			   ? v :
+			   o->memlock_hard == HARNESS_MEMLOCK_UNLIMITED ? RLIM_INFINITY :
+								     (rlim_t)o->memlock_hard;
+		struct rlimit rl = { v, h };
+
+		if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+			_exit(126);
+	}
+	if (o->drop_ipc_lock)
+		drop_ipc_lock();
+	if (o->set_uid) {
+		if (setgroups(0, NULL) < 0 || setgid(o->gid) < 0 || setuid(o->uid) < 0)
+			_exit(127);
+	}
+}
+
+static char **build_env(const struct victim_opts *o)
+{
+	static char *env[64];
+	static char preload[8192];
+	size_t n = 0;
+	const char *first = getenv("DM_TEST_PRELOAD_FIRST");
+	const char *pass[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL };
+
+	env[n++] = (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (size_t i = 0; pass[i]; i++) {
+		static char buf[3][1024];
+		const char *v = getenv(pass[i]);
+
+		if (v) {
+			snprintf(buf[i], sizeof(buf[i]), "%s=%s", pass[i], v);
+			env[n++] = buf[i];
+		}
+	}
+	if (o->preload) {
+		snprintf(preload, sizeof(preload), "LD_PRELOAD=%s%s%s", first ? first : "",
+			 first ? ":" : "", harness_library());
+		env[n++] = preload;
+	}
+	for (size_t i = 0; o->env && o->env[i] && n < 63; i++)
+		env[n++] = (char *)o->env[i];
+	env[n] = NULL;
+	return env;
+}
+
+static void append(char **buf, size_t *len, const char *data, size_t n)
+{
+	*buf = realloc(*buf, *len + n + 1);
+	ck_assert_ptr_nonnull(*buf);
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+}
+
+int victim_run(const struct victim_opts *o, struct victim_result *r)
+{
+	int out[2], err[2], status = 0;
+	size_t out_len = 0, err_len = 0;
+	int timeout = o->timeout_s ? o->timeout_s : 20;
+	struct timespec start, now;
+	char **env = build_env(o);
+	pid_t pid;
+
+	*r = (struct victim_result){ .out = calloc(1, 1), .err = calloc(1, 1) };
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+		return -errno;
+	if (o->stderr_mode == HARNESS_STDERR_BROKEN) {
+		close(err[0]); /* no reader: the child's writes get EPIPE (and SIGPIPE) */
+		err[0] = -1;
+	}
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		child_setup(o, out[1], err[1]);
+		execve(o->argv[0], (char *const *)o->argv, env);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd p[2] = { { out[0], POLLIN, 0 }, { err[0], POLLIN, 0 } };
+		char buf[4096];
+		int n;
+
+		if (p[0].fd < 0 && p[1].fd < 0)
+			break;
+		n = poll(p, 2, 200);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec > timeout) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (n <= 0)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			ssize_t got;
+
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			got = read(p[i].fd, buf, sizeof(buf));
+			if (got <= 0) {
+				close(p[i].fd);
+				if (i == 0)
+					out[0] = -1;
+				else
+					err[0] = -1;
+				continue;
+			}
+			if (i == 0)
+				append(&r->out, &out_len, buf, (size_t)got);
+			else
+				append(&r->err, &err_len, buf, (size_t)got);
+		}
+	}
+	if (out[0] >= 0)
+		close(out[0]);
+	if (err[0] >= 0)
+		close(err[0]);
+	waitpid(pid, &status, 0);
+	r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	r->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	return 0;
+}
+
+void victim_result_free(struct victim_result *r)
+{
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
+}
+
+static const char *find_key(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = text; p && *p;) {
+		if (strncmp(p, key, klen) == 0 && p[klen] == '=')
+			return p + klen + 1;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+long long kv_get(const char *text, const char *key)
+{
+	const char *v = find_key(text, key);
+
+	return v ? strtoll(v, NULL, 10) : -1;
+}
+
+bool kv_str(const char *text, const char *key, char *buf, size_t size)
+{
+	const char *v = find_key(text, key);
+
+	if (!v)
+		return false;
+	snprintf(buf, size, "%.*s", (int)strcspn(v, "\n"), v);
+	return true;
+}
+
+static int run_quiet(const char *const argv[])
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+bool swap_on(char *path, size_t size, char *why, size_t why_size)
+{
+	const char *mkswap = access("/sbin/mkswap", X_OK) == 0 ? "/sbin/mkswap" : "/usr/sbin/mkswap";
+	int fd;
+
+	snprintf(path, size, "%s/swapfile", harness_tmpdir());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(why, why_size, "cannot create %s: %s", path, strerror(errno));
+		return false;
+	}
+	/* Written, not fallocate()d: some filesystems refuse swap on unwritten extents. */
+	{
+		static char zero[1 << 20];
+
+		for (int i = 0; i < 160; i++) {
+			if (write(fd, zero, sizeof(zero)) != (ssize_t)sizeof(zero)) {
+				snprintf(why, why_size, "cannot write %s: %s", path, strerror(errno));
+				close(fd);
+				unlink(path);
+				return false;
+			}
+		}
+	}
+	close(fd);
+	if (run_quiet((const char *const[]){ mkswap, path, NULL }) != 0) {
+		snprintf(why, why_size, "mkswap %s failed", path);
+		unlink(path);
+		return false;
+	}
+	if (swapon(path, 0) < 0) {
+		snprintf(why, why_size, "swapon %s: %s", path, strerror(errno));
+		unlink(path);
+		return false;
+	}
+	return true;
+}
+
+void swap_off(const char *path)
+{
+	swapoff(path);
+	unlink(path);
+}
+
+void harness_write_file(const char *path, const char *text, unsigned mode, uid_t uid, gid_t gid)
+{
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ck_assert_msg(fd >= 0, "create %s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(fchown(fd, uid, gid), 0);
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+}

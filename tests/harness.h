@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * Test harness: run a victim program in a child, under the preload or not, with a real
+ * capability drop and real limits, and read what it printed. The test process itself never locks
+ * memory, changes its limits or preloads anything.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum harness_stderr {
+	HARNESS_STDERR_PIPE = 0, /* captured into result.err */
+	HARNESS_STDERR_CLOSED,   /* fd 2 closed at exec */
+	HARNESS_STDERR_BROKEN,   /* a pipe whose reader is already gone */
+};
+
+#define HARNESS_MEMLOCK_UNLIMITED (-2LL)
+
+struct victim_opts {
+	const char *const *argv;  /* argv[0] is the program path; NULL-terminated */
+	const char *const *env;   /* extra "NAME=value" entries, NULL-terminated; may be NULL */
+	bool preload;             /* put the built library in LD_PRELOAD */
+	bool drop_ipc_lock;       /* drop CAP_IPC_LOCK from the bounding and all sets before exec */
+	bool set_memlock;         /* set RLIMIT_MEMLOCK soft=hard to memlock */
+	long long memlock;        /* bytes, or HARNESS_MEMLOCK_UNLIMITED */
+	bool set_memlock_hard;    /* with set_memlock: a different hard limit */
+	long long memlock_hard;
+	enum harness_stderr stderr_mode;
+	bool set_uid;             /* run as uid/gid (after the other changes) */
+	uid_t uid;
+	gid_t gid;
+	bool new_mount_ns;        /* unshare(CLONE_NEWNS) and make / private before exec */
+	const char *etc_overlay;  /* with new_mount_ns: bind this directory over /etc */
+	int timeout_s;            /* kill after this many seconds (default 20) */
+};
+
+struct victim_result {
+	int exit_code;   /* -1 when killed by a signal */
+	int signal;      /* terminating signal, 0 when it exited */
+	char *out;       /* stdout, NUL-terminated */
+	char *err;       /* stderr (HARNESS_STDERR_PIPE), NUL-terminated */
+};
+
+/* Memory locking is "locked" when VmLck is at least this many bytes. */
+#define HARNESS_KIB 1024LL
+#define HARNESS_MIB (1024LL * 1024LL)
+
+const char *harness_library(void);   /* the built libduende_mlock.so.1 */
+const char *harness_victim(void);    /* the built victim program */
+const char *harness_tool(void);      /* the built duende-mlock tool (may be NULL) */
+const char *harness_tmpdir(void);    /* a fresh directory for this test binary */
+
+/* Fork, set up, execve, wait, collect. Returns 0, or a negative errno if it could not run. */
+int victim_run(const struct victim_opts *o, struct victim_result *r);
+void victim_result_free(struct victim_result *r);
+
+/* Value of "key=NUMBER" on its own line in text (victim output), or -1 when absent. */
+long long kv_get(const char *text, const char *key);
+/* Value of "key=STRING" on its own line, copied into buf; false when absent. */
+bool kv_str(const char *text, const char *key, char *buf, size_t size);
+
+/* Swap for the page-out tests: a temporary swap file switched on; NULL with reason on failure. */
+bool swap_on(char *path, size_t size, char *why, size_t why_size);
+void swap_off(const char *path);
+
+/*
+ * What a test binary needs of the machine. A test-*.c file may define
+ *     const unsigned test_needs = HARNESS_NEEDS_ROOT | HARNESS_NEEDS_SWAP;
+ * and test-main.c checks it before running anything: where it is missing, the binary exits 77
+ * (meson's "skipped") with the reason; in CI (CI=true) a missing need fails instead, because the
+ * CI machine is root and can swap.
+ */
+enum {
+	HARNESS_NEEDS_ROOT = 1 << 0, /* uid 0 with CAP_IPC_LOCK and CAP_SYS_ADMIN (to drop it, mount) */
+	HARNESS_NEEDS_SWAP = 1 << 1, /* a swap file can be switched on */
+};
+
+bool harness_is_root(void);
+/* CI=true: the CI machine is root and can swap, so nothing may be skipped there. */
+bool harness_in_ci(void);
+
+/* Each test binary defines test_suite(), and test_needs when it needs more than a victim. */
+typedef struct Suite Suite;
+Suite *test_suite(void);
+extern const unsigned test_needs;
+
+/* Write a file with mode and owner; returns path in buf. */
+void harness_write_file(const char *path, const char *text, unsigned mode, uid_t uid, gid_t gid);

@@ -1,0 +1,579 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * The preload shim, seen from outside: a victim runs under LD_PRELOAD and reports its own
+ * VmLck; the settings come from files and variables as an operator would write them.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test-common.h"
+
+const unsigned test_needs = HARNESS_NEEDS_ROOT;
+
+static char *config_file(const char *name, const char *text)
+{
+	static char path[4200], env[4300];
+
+	snprintf(path, sizeof(path), "%s/%s", harness_tmpdir(), name);
+	harness_write_file(path, text, 0644, 0, 0);
+	snprintf(env, sizeof(env), "DUENDE_MLOCK_CONFIG=%s", path);
+	return env;
+}
+
+START_TEST(test_control_without_preload_nothing_locked)
+{
+	struct victim_opts o = { .argv = VICTIM("map", "16") };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+	ck_assert_str_eq(r.err, "");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_default_locks_before_main)
+{
+	struct victim_opts o = { .argv = VICTIM("status"), .preload = true };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	/* Locked before the program's own constructors ran, and all that was resident then. */
+	ck_assert_int_gt(kv_get(r.out, "ctor_vm_lck"), 1 * HARNESS_MIB);
+	/* Everything resident then, but the vDSO (VM_PFNMAP mappings are never locked). */
+	ck_assert_int_ge(kv_get(r.out, "ctor_vm_lck") + 64 * HARNESS_KIB,
+			 kv_get(r.out, "ctor_vm_rss"));
+	ck_assert_int_ge(kv_get(r.out, "vm_lck") + 64 * HARNESS_KIB, kv_get(r.out, "vm_rss"));
+	ASSERT_HAS(r.err, "duende-mlock: victim[");
+	ASSERT_HAS(r.err, "locked ");
+	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE\n");
+	/* One status line, nothing on stdout from the library. */
+	ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+	ASSERT_LACKS(r.out, "duende-mlock");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_mapping_made_in_main_is_locked)
+{
+	struct victim_opts o = { .argv = VICTIM("map", "64"), .preload = true };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_ge(kv_get(r.out, "vm_lck"), 64 * HARNESS_MIB);
+	ck_assert_int_ge(kv_get(r.out, "locked_resident"), 64 * HARNESS_MIB);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_onfault_leaves_untouched_memory_out)
+{
+	struct victim_opts o = { .argv = VICTIM("onfault", "512", "16"),
+				 .preload = true,
+				 .env = ENV("DUENDE_MLOCK_ONFAULT=1") };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT");
+	/* VmLck counts the whole mapping (it is charged), but only touched pages are resident. */
+	ck_assert_int_ge(kv_get(r.out, "vm_lck"), 512 * HARNESS_MIB);
+	ck_assert_int_lt(kv_get(r.out, "map_resident"), 32 * HARNESS_MIB);
+	ck_assert_int_ge(kv_get(r.out, "map_resident"), 16 * HARNESS_MIB);
+	ck_assert_int_ge(kv_get(r.out, "locked_resident"), 16 * HARNESS_MIB);
+	ck_assert_int_lt(kv_get(r.out, "locked_resident"), 64 * HARNESS_MIB);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_eperm_names_cause_and_remedy_host_runs)
+{
+	struct victim_opts o = { .argv = VICTIM("status"),
+				 .preload = true,
+				 .drop_ipc_lock = true,
+				 .set_memlock = true,
+				 .memlock = 0 };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+	ASSERT_HAS(r.err, "not locked: mlockall(MCL_CURRENT) failed: EPERM");
+	ASSERT_HAS(r.err, "RLIMIT_MEMLOCK soft 0 hard 0 bytes");
+	ASSERT_HAS(r.err, "CAP_IPC_LOCK no");
+	ASSERT_HAS(r.err, "setcap cap_ipc_lock=+ep");
+	ASSERT_HAS(r.err, "--cap-add=IPC_LOCK");
+	ASSERT_HAS(r.err, "AmbientCapabilities=CAP_IPC_LOCK");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_enomem_names_limit_and_remedy_host_runs)
+{
+	struct victim_opts o = { .argv = VICTIM("status"),
+				 .preload = true,
+				 .drop_ipc_lock = true,
+				 .set_memlock = true,
+				 .memlock = 1 * HARNESS_MIB };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+	ASSERT_HAS(r.err, "failed: ENOMEM");
+	ASSERT_HAS(r.err, "RLIMIT_MEMLOCK soft 1048576 hard 1048576 bytes, VmSize ");
+	ASSERT_HAS(r.err, "ulimit -l unlimited");
+	ASSERT_HAS(r.err, "--ulimit memlock=-1:-1");
+	ASSERT_HAS(r.err, "LimitMEMLOCK=infinity");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_required_failure_exits_before_main)
+{
+	struct victim_opts o = { .argv = VICTIM("status"),
+				 .preload = true,
+				 .drop_ipc_lock = true,
+				 .set_memlock = true,
+				 .memlock = 0,
+				 .env = ENV("DUENDE_MLOCK_REQUIRED=yes") };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ck_assert_int_eq(r.exit_code, 71);
+	ck_assert_int_eq(kv_get(r.out, "main_ran"), -1);
+	ASSERT_HAS(r.err, "EPERM");
+	ASSERT_HAS(r.err, "required = true: stopping victim[");
+	ASSERT_HAS(r.err, "exit status 71");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_required_success_runs_host)
+{
+	struct victim_opts o = { .argv = VICTIM("status"),
+				 .preload = true,
+				 .env = ENV("DUENDE_MLOCK_REQUIRED=1") };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_gt(kv_get(r.out, "vm_lck"), 0);
+	victim_result_free(&r);
+}
+END_TEST
+
+/* Without CAP_IPC_LOCK and with a finite limit, MCL_FUTURE would make later allocations fail. */
+START_TEST(test_future_withheld_under_finite_limit)
+{
+	struct victim_opts o = { .argv = VICTIM("map", "128"),
+				 .preload = true,
+				 .drop_ipc_lock = true,
+				 .set_memlock = true,
+				 .memlock = 8 * HARNESS_MIB };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	/* The 128 MiB mapping in main() succeeds although it is 16 times the limit. */
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "mmap_errno"), -1);
+	ck_assert_int_gt(kv_get(r.out, "ctor_vm_lck"), 0);
+	ck_assert_int_lt(kv_get(r.out, "vm_lck"), 8 * HARNESS_MIB);
+	ASSERT_HAS(r.err, "flags MCL_CURRENT;");
+	ASSERT_HAS(r.err, "MCL_FUTURE withheld: RLIMIT_MEMLOCK is finite (soft 8388608 hard "
+			  "8388608 bytes) and CAP_IPC_LOCK is missing");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_soft_limit_raised_to_hard)
+{
+	struct victim_opts o = { .argv = VICTIM("status"),
+				 .preload = true,
+				 .drop_ipc_lock = true,
+				 .set_memlock = true,
+				 .memlock = 0,
+				 .set_memlock_hard = true,
+				 .memlock_hard = 8 * HARNESS_MIB };
+	struct victim_result r;
+
+	/* Soft 0 under an 8 MiB hard limit would be EPERM; raising the soft limit (allowed to
+	 * anyone) makes locking the current pages possible. */
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_gt(kv_get(r.out, "vm_lck"), 0);
+	ASSERT_HAS(r.err, "flags MCL_CURRENT; MCL_FUTURE withheld");
+	ASSERT_HAS(r.err, "; soft RLIMIT_MEMLOCK raised to the hard limit\n");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_precedence_defaults_file_env)
+{
+	const char *cfg = config_file("prec.conf", "# test\nonfault = true\nfuture = false\n");
+	struct victim_opts o = { .argv = VICTIM("status"), .preload = true };
+	struct victim_result r;
+
+	/* File over defaults: onfault on, future off. */
+	o.env = ENV(cfg);
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_ONFAULT\n");
+	victim_result_free(&r);
+
+	/* Environment over file: future back on. */
+	o.env = ENV(cfg, "DUENDE_MLOCK_FUTURE=on");
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT\n");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_filter_by_name)
+{
+	struct victim_opts o = { .argv = VICTIM("status"), .preload = true };
+	struct victim_result r;
+
+	o.env = ENV("DUENDE_MLOCK_PROGRAMS=trueno-ublk,nbd-server");
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+	ck_assert_str_eq(r.err, ""); /* not ours: not a word */
+	victim_result_free(&r);
+
+	o.env = ENV("DUENDE_MLOCK_PROGRAMS=trueno-ublk, victim");
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_gt(kv_get(r.out, "vm_lck"), 0);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_filter_by_path_in_file)
+{
+	char text[4400];
+	const char *cfg;
+	struct victim_opts o = { .argv = VICTIM("status"), .preload = true };
+	struct victim_result r;
+
+	snprintf(text, sizeof(text), "programs = {\"/usr/sbin/elsewhere/victim\"}\n");
+	cfg = config_file("path-no.conf", text);
+	o.env = ENV(cfg);
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0); /* same name, other path */
+	ck_assert_str_eq(r.err, "");
+	victim_result_free(&r);
+
+	snprintf(text, sizeof(text), "programs = {\"other\", \"%s\"}\n", harness_victim());
+	cfg = config_file("path-yes.conf", text);
+	o.env = ENV(cfg);
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_gt(kv_get(r.out, "vm_lck"), 0);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_broken_file_reported_with_line_and_ignored)
+{
+	const char *cfg = config_file("broken.conf", "future = false\n\ncurrent = maybe\n");
+	struct victim_opts o = { .argv = VICTIM("status"), .preload = true, .env = ENV(cfg) };
+	struct victim_result r;
+	char where[4400];
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	snprintf(where, sizeof(where), "duende-mlock: %s/broken.conf:3: ", harness_tmpdir());
+	ASSERT_HAS(r.err, where);
+	ASSERT_HAS(r.err, "current");
+	/* Ignored as a whole: future = false on line 1 did not apply either. */
+	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE\n");
+	ck_assert_int_gt(kv_get(r.out, "vm_lck"), 0);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_environment_expansion_refused)
+{
+	const char *cfg = config_file("dollar.conf", "onfault = true\nlog = ${DM_LOG_FROM_ENV}\n");
+	struct victim_opts o = { .argv = VICTIM("status"),
+				 .preload = true,
+				 .env = ENV(cfg, "DM_LOG_FROM_ENV=none") };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_HAS(r.err, "dollar.conf:2: '${' is not allowed");
+	/* Not expanded: log = none would have silenced the status line. */
+	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE\n");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_bad_environment_value_named_and_ignored)
+{
+	struct victim_opts o = { .argv = VICTIM("status"),
+				 .preload = true,
+				 .env = ENV("DUENDE_MLOCK_FUTURE=maybe", "DUENDE_MLOCK_LOG=loud") };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_HAS(r.err, "DUENDE_MLOCK_FUTURE='maybe': not a boolean");
+	ASSERT_HAS(r.err, "DUENDE_MLOCK_LOG='loud': not a log target");
+	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE\n");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_missing_file_is_normal)
+{
+	struct victim_opts o = { .argv = VICTIM("status"),
+				 .preload = true,
+				 .env = ENV("DUENDE_MLOCK_CONFIG=/nonexistent/duende-mlock.conf") };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_LACKS(r.err, "nonexistent");
+	ck_assert_int_gt(kv_get(r.out, "vm_lck"), 0);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_untrusted_file_ignored_with_reason)
+{
+	char path[4200], env[4300];
+	struct victim_opts o = { .argv = VICTIM("status"), .preload = true };
+	struct victim_result r;
+
+	snprintf(path, sizeof(path), "%s/loose.conf", harness_tmpdir());
+	harness_write_file(path, "onfault = true\n", 0666, 0, 0);
+	snprintf(env, sizeof(env), "DUENDE_MLOCK_CONFIG=%s", path);
+	o.env = ENV(env);
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_HAS(r.err, "writable by group or others (mode 0666), ignoring it");
+	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE\n");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_nothing_asked_is_said)
+{
+	struct victim_opts o = { .argv = VICTIM("status"),
+				 .preload = true,
+				 .env = ENV("DUENDE_MLOCK_CURRENT=0", "DUENDE_MLOCK_FUTURE=0") };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+	ASSERT_HAS(r.err, "not locked: the settings ask for nothing");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_log_none_is_silent)
+{
+	struct victim_opts o = { .argv = VICTIM("status"),
+				 .preload = true,
+				 .env = ENV("DUENDE_MLOCK_LOG=none") };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_gt(kv_get(r.out, "vm_lck"), 0);
+	ck_assert_str_eq(r.err, "");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_fork_child_locked)
+{
+	struct victim_opts o = { .argv = VICTIM("fork"), .preload = true };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_gt(kv_get(r.out, "child_vm_lck"), 1 * HARNESS_MIB);
+	victim_result_free(&r);
+
+	/* Control: without the library the child has nothing locked. */
+	o.preload = false;
+	RUN(&o, &r);
+	ck_assert_int_eq(kv_get(r.out, "child_vm_lck"), 0);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_daemon_locked)
+{
+	struct victim_opts o = { .argv = VICTIM("daemon"), .preload = true };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_gt(kv_get(r.out, "daemon_pid"), 0);
+	ck_assert_int_gt(kv_get(r.out, "daemon_vm_lck"), 1 * HARNESS_MIB);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_exec_child_locked_again)
+{
+	struct victim_opts o = { .argv = VICTIM("exec", "victim", "map", "8"), .preload = true };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_ge(kv_get(r.out, "vm_lck"), 8 * HARNESS_MIB);
+	/* Two processes, two status lines. */
+	ck_assert_int_eq(count_of(r.err, "duende-mlock: victim["), 2);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_propagate_off_leaves_exec_child_alone)
+{
+	struct victim_opts o = { .argv = VICTIM("exec", "victim", "status"),
+				 .preload = true,
+				 .env = ENV("DUENDE_MLOCK_PROPAGATE=0") };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+	ck_assert_int_eq(count_of(r.err, "duende-mlock: victim["), 1);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_closed_stderr_host_unharmed)
+{
+	/* A failure, so the library has something to say and nowhere to say it. */
+	struct victim_opts o = { .argv = VICTIM("status"),
+				 .preload = true,
+				 .drop_ipc_lock = true,
+				 .set_memlock = true,
+				 .memlock = 0,
+				 .stderr_mode = HARNESS_STDERR_CLOSED };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_broken_pipe_stderr_host_unharmed)
+{
+	struct victim_opts o = { .argv = VICTIM("signals"),
+				 .preload = true,
+				 .stderr_mode = HARNESS_STDERR_BROKEN };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	/* No SIGPIPE delivered, none left pending, mask and disposition as they were. */
+	ck_assert_int_eq(kv_get(r.out, "sigpipe_pending"), 0);
+	ck_assert_int_eq(kv_get(r.out, "sigpipe_blocked"), 0);
+	ck_assert_int_eq(kv_get(r.out, "sigpipe_default"), 1);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_host_state_unchanged)
+{
+	struct victim_opts plain = { .argv = VICTIM("fds") };
+	struct victim_opts shim = { .argv = VICTIM("fds"), .preload = true };
+	struct victim_result a, b;
+
+	RUN(&plain, &a);
+	RUN(&shim, &b);
+	ASSERT_HOST_RAN(&b);
+	ck_assert_int_eq(kv_get(a.out, "fd_count"), kv_get(b.out, "fd_count"));
+	ck_assert_int_eq(kv_get(a.out, "errno_at_main"), kv_get(b.out, "errno_at_main"));
+	ck_assert_int_eq(kv_get(a.out, "errno_at_ctor"), kv_get(b.out, "errno_at_ctor"));
+	victim_result_free(&a);
+	victim_result_free(&b);
+
+	/* Nothing on stdout. */
+	shim.argv = VICTIM("quiet");
+	RUN(&shim, &b);
+	ck_assert_int_eq(b.exit_code, 0);
+	ck_assert_str_eq(b.out, "");
+	victim_result_free(&b);
+}
+END_TEST
+
+START_TEST(test_listed_twice_runs_once)
+{
+	char twice[8300];
+	struct victim_opts o = { .argv = VICTIM("status") };
+	struct victim_result r;
+
+	snprintf(twice, sizeof(twice), "LD_PRELOAD=%s:%s", harness_library(), harness_library());
+	o.env = ENV(twice);
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(count_of(r.err, "duende-mlock: victim["), 1);
+	victim_result_free(&r);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("preload");
+	struct {
+		const char *name;
+		const TTest *test;
+	} tests[] = {
+#define T(x) { #x, x }
+		T(test_control_without_preload_nothing_locked),
+		T(test_default_locks_before_main),
+		T(test_mapping_made_in_main_is_locked),
+		T(test_onfault_leaves_untouched_memory_out),
+		T(test_eperm_names_cause_and_remedy_host_runs),
+		T(test_enomem_names_limit_and_remedy_host_runs),
+		T(test_required_failure_exits_before_main),
+		T(test_required_success_runs_host),
+		T(test_future_withheld_under_finite_limit),
+		T(test_soft_limit_raised_to_hard),
+		T(test_precedence_defaults_file_env),
+		T(test_filter_by_name),
+		T(test_filter_by_path_in_file),
+		T(test_broken_file_reported_with_line_and_ignored),
+		T(test_environment_expansion_refused),
+		T(test_bad_environment_value_named_and_ignored),
+		T(test_missing_file_is_normal),
+		T(test_untrusted_file_ignored_with_reason),
+		T(test_nothing_asked_is_said),
+		T(test_log_none_is_silent),
+		T(test_fork_child_locked),
+		T(test_daemon_locked),
+		T(test_exec_child_locked_again),
+		T(test_propagate_off_leaves_exec_child_alone),
+		T(test_closed_stderr_host_unharmed),
+		T(test_broken_pipe_stderr_host_unharmed),
+		T(test_host_state_unchanged),
+		T(test_listed_twice_runs_once),
+#undef T
+	};
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		TCase *tc = tcase_create(tests[i].name + 5);
+
+		tcase_add_test(tc, tests[i].test);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/* Unit tests of the pure parts of the core: parsing, matching, the pre-scan, formatting. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core.h"
+#include "harness.h"
+
+static struct dm_self self_as(const char *path)
+{
+	struct dm_self s = { .execfn = path, .exe_tried = true };
+
+	snprintf(s.exe, sizeof(s.exe), "%s", path);
+	return s;
+}
+
+START_TEST(test_parse_bool)
+{
+	const char *yes[] = { "1", "true", "TRUE", "yes", "On" };
+	const char *no[] = { "0", "false", "no", "OFF" };
+	const char *bad[] = { "", "2", "maybe", "truee", " 1", "y" };
+	bool v;
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
+		v = false;
+		ck_assert_int_eq(dm_parse_bool(yes[i], &v), 0);
+		ck_assert(v);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++) {
+		v = true;
+		ck_assert_int_eq(dm_parse_bool(no[i], &v), 0);
+		ck_assert(!v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		ck_assert_int_eq(dm_parse_bool(bad[i], &v), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_programs_list)
+{
+	struct dm_settings s;
+	struct dm_diag d = { 0 };
+	const char *e;
+
+	dm_settings_default(&s);
+	ck_assert_int_eq(dm_programs_parse_list(&s, " trueno-ublk , /usr/sbin/nbd-server,,", &d), 0);
+	ck_assert_uint_eq(s.n_programs, 2);
+	e = dm_programs_next(&s, NULL);
+	ck_assert_str_eq(e, "trueno-ublk");
+	e = dm_programs_next(&s, e);
+	ck_assert_str_eq(e, "/usr/sbin/nbd-server");
+	ck_assert_ptr_null(dm_programs_next(&s, e));
+
+	ck_assert_int_eq(dm_programs_parse_list(&s, "ok,sbin/relative", &d), -EINVAL);
+	ck_assert_uint_eq(s.n_programs, 0);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_str_eq(d.msg[0], "DUENDE_MLOCK_PROGRAMS: entry 'sbin/relative': not a program "
+				   "name or an absolute path");
+	ck_assert_int_eq(dm_programs_parse_list(&s, "bad\x01name", &d), -EINVAL);
+	ck_assert_int_eq(dm_programs_parse_list(&s, "/usr/bin/", &d), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_programs_match)
+{
+	struct dm_settings s;
+	struct dm_self a = self_as("/usr/sbin/trueno-ublk");
+	struct dm_self b = self_as("/opt/trueno-ublk");
+	struct dm_self c = self_as("/usr/sbin/trueno-ublk2");
+
+	dm_settings_default(&s);
+	dm_programs_parse_list(&s, "trueno-ublk", NULL);
+	ck_assert(dm_programs_match(&s, &a));
+	ck_assert(dm_programs_match(&s, &b));
+	ck_assert(!dm_programs_match(&s, &c));
+	dm_programs_parse_list(&s, "/usr/sbin/trueno-ublk", NULL);
+	ck_assert(dm_programs_match(&s, &a));
+	ck_assert(!dm_programs_match(&s, &b));
+}
+END_TEST
+
+START_TEST(test_config_parse_values_and_origins)
+{
+	static const char text[] = "# comment\ncurrent = false\nonfault = yes\n"
+				   "programs = {\"trueno-ublk\", /usr/sbin/nbd-server}\nlog = syslog\n";
+	struct dm_settings s;
+	struct dm_diag d = { 0 };
+
+	dm_settings_default(&s);
+	ck_assert_int_eq(dm_config_parse_text("t.conf", text, strlen(text), &s, &d), 0);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert(!s.current);
+	ck_assert(s.future);
+	ck_assert(s.onfault);
+	ck_assert_int_eq(s.log, DM_LOG_SYSLOG);
+	ck_assert_uint_eq(s.n_programs, 2);
+	ck_assert_int_eq(s.origin[DM_KEY_CURRENT], DM_FROM_FILE);
+	ck_assert_int_eq(s.origin[DM_KEY_FUTURE], DM_FROM_DEFAULT);
+	ck_assert_int_eq(s.origin[DM_KEY_PROGRAMS], DM_FROM_FILE);
+}
+END_TEST
+
+START_TEST(test_config_errors_name_file_and_line)
+{
+	static const struct {
+		const char *text;
+		const char *msg;
+	} cases[] = {
+		{ "current = true\n\ncurrent = maybe\n", "x.conf:3: " },
+		{ "future = true\nnosuchkey = 1\n", "x.conf:2: no such option 'nosuchkey'" },
+		{ "log = loud\n", "x.conf:1: log = 'loud': not a log target" },
+		{ "\nprograms = {\"ok\", \"rel/ative\"}\n",
+		  "x.conf:2: programs: entry 'rel/ative': not a program name or an absolute path" },
+		{ "onfault = true\nlog = \"${HOME}\"\n", "x.conf:2: '${' is not allowed" },
+		{ "programs = {${USER}}\n", "x.conf:1: '${' is not allowed" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct dm_settings s;
+		struct dm_diag d = { 0 };
+
+		dm_settings_default(&s);
+		ck_assert_int_eq(dm_config_parse_text("x.conf", cases[i].text,
+						      strlen(cases[i].text), &s, &d),
+				 -EINVAL);
+		ck_assert_uint_ge(d.n, 1);
+		ck_assert_msg(strstr(d.msg[0], cases[i].msg), "case %zu: '%s' lacks '%s'", i,
+			      d.msg[0], cases[i].msg);
+		/* Ignored as a whole. */
+		ck_assert(s.current && s.future && !s.onfault);
+		ck_assert_uint_eq(s.n_programs, 0);
+	}
+}
+END_TEST
+
+static bool cannot_name(const char *text, const char *path)
+{
+	struct dm_conffile f = { .text = (char *)text, .len = strlen(text) };
+	struct dm_self self = self_as(path);
+
+	return dm_conffile_cannot_name(&f, &self);
+}
+
+START_TEST(test_prescan)
+{
+	/* Names the program: must not claim otherwise. */
+	ck_assert(!cannot_name("programs = {\"sshd\"}", "/usr/sbin/sshd"));
+	ck_assert(!cannot_name("programs = {sshd}", "/usr/sbin/sshd"));
+	ck_assert(!cannot_name("programs = {'/usr/sbin/sshd'}", "/usr/sbin/sshd"));
+	ck_assert(!cannot_name("programs={a,sshd}", "/usr/sbin/sshd"));
+	/* Escapes could spell it: no claim. */
+	ck_assert(!cannot_name("programs = {\"ss\\x68d\"}", "/usr/sbin/sshd"));
+	/* Cannot name it: comments, longer words, other names. */
+	ck_assert(cannot_name("# sshd is not here\nprograms = {\"trueno-ublk\"}", "/usr/sbin/sshd"));
+	ck_assert(cannot_name("// sshd\n/* sshd */ programs = {sshd2, xsshd}", "/usr/sbin/sshd"));
+	ck_assert(cannot_name("programs = {\"/opt/sshd-x\"}", "/usr/sbin/sshd"));
+	/* A quote inside a comment does not open a string. */
+	ck_assert(cannot_name("# don't\nprograms = {a}", "/bin/t"));
+}
+END_TEST
+
+START_TEST(test_escape)
+{
+	char buf[32];
+
+	dm_escape(buf, sizeof(buf), "plain", 64);
+	ck_assert_str_eq(buf, "plain");
+	dm_escape(buf, sizeof(buf), "a\nb\x1b[31m\\", 64);
+	ck_assert_str_eq(buf, "a\\x0ab\\x1b[31m\\x5c");
+	dm_escape(buf, sizeof(buf), "0123456789abcdef", 8);
+	ck_assert_str_eq(buf, "01234567...");
+	dm_escape(buf, 8, "0123456789", 64);
+	ck_assert_uint_lt(strlen(buf), 8);
+}
+END_TEST
+
+START_TEST(test_status_format)
+{
+	struct dm_lock_result res = { .flags_requested = MCL_CURRENT | MCL_FUTURE,
+				      .flags_used = MCL_CURRENT | MCL_FUTURE,
+				      .limit = { RLIM_INFINITY, RLIM_INFINITY },
+				      .mem = { .vm_lck = 4096 } };
+	char line[DM_LOG_MAX];
+
+	dm_status_format(line, sizeof(line), "d\nmon", 42, &res);
+	ck_assert_str_eq(line, "d\\x0amon[42]: locked 4096 bytes (VmLck), flags MCL_CURRENT|MCL_FUTURE");
+
+	res.err = EPERM;
+	res.flags_used = 0;
+	res.limit = (struct rlimit){ 0, 0 };
+	res.mem.vm_size = 1 << 20;
+	dm_status_format(line, sizeof(line), "d", 1, &res);
+	ck_assert_msg(strstr(line, "failed: EPERM"), "%s", line);
+	ck_assert_msg(strstr(line, "soft 0 hard 0 bytes, VmSize 1048576 bytes"), "%s", line);
+	ck_assert_msg(strstr(line, "setcap cap_ipc_lock=+ep"), "%s", line);
+
+	/* A tiny buffer is cut, never overrun. */
+	ck_assert_uint_eq(dm_status_format(line, 10, "d", 1, &res), 9);
+	ck_assert_uint_eq(strlen(line), 9);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("settings");
+	const struct {
+		const char *name;
+		const TTest *test;
+	} tests[] = {
+		{ "parse_bool", test_parse_bool },
+		{ "programs_list", test_programs_list },
+		{ "programs_match", test_programs_match },
+		{ "config_parse_values_and_origins", test_config_parse_values_and_origins },
+		{ "config_errors_name_file_and_line", test_config_errors_name_file_and_line },
+		{ "prescan", test_prescan },
+		{ "escape", test_escape },
+		{ "status_format", test_status_format },
+	};
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(*tests); i++) {
+		TCase *tc = tcase_create(tests[i].name);
+
+		tcase_add_test(tc, tests[i].test);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}

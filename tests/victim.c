@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * The victim: an ordinary program the tests run under the preload. It prints what it sees of
+ * itself as "key=value" lines on stdout and does one thing per command. It knows nothing of
+ * duende-mlock: everything it reports comes from /proc and the kernel.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+static long long ctor_vm_lck = -1, ctor_vm_rss = -1;
+static int errno_at_ctor;
+
+static long long proc_kb(const char *path, const char *key)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	long long v = -1;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtoll(line + klen + 1, NULL, 10) * 1024;
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/* Runs after the preload's constructor: shows whether memory was locked before our code. */
+__attribute__((constructor)) static void victim_ctor(void)
+{
+	errno_at_ctor = errno;
+	ctor_vm_lck = proc_kb("/proc/self/status", "VmLck");
+	ctor_vm_rss = proc_kb("/proc/self/status", "VmRSS");
+}
+
+static void print_status(const char *prefix)
+{
+	printf("%svm_lck=%lld\n", prefix, proc_kb("/proc/self/status", "VmLck"));
+	printf("%svm_rss=%lld\n", prefix, proc_kb("/proc/self/status", "VmRSS"));
+	printf("%svm_swap=%lld\n", prefix, proc_kb("/proc/self/status", "VmSwap"));
+	printf("%svm_size=%lld\n", prefix, proc_kb("/proc/self/status", "VmSize"));
+	printf("%slocked_resident=%lld\n", prefix, proc_kb("/proc/self/smaps_rollup", "Locked"));
+	fflush(stdout);
+}
+
+static long num_arg(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s ? s : "", &end, 10);
+	if (!s || !*s || *end || errno || v < 0 || v > 65536) {
+		fprintf(stderr, "victim: bad number '%s'\n", s ? s : "");
+		exit(2);
+	}
+	return v;
+}
+
+static size_t mib_arg(const char *s)
+{
+	return (size_t)num_arg(s) << 20;
+}
+
+static char *map_anon(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		printf("mmap_errno=%d\n", errno);
+		fflush(stdout);
+		exit(3);
+	}
+	return p;
+}
+
+static void touch(char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i += 4096)
+		p[i] = 1;
+}
+
+static size_t resident(char *p, size_t len)
+{
+	size_t pages = len / 4096, n = 0;
+	unsigned char *vec = malloc(pages);
+
+	if (!vec || mincore(p, len, vec) < 0)
+		return 0;
+	for (size_t i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	free(vec);
+	return n * 4096;
+}
+
+static void *idle_thread(void *arg)
+{
+	pause();
+	return arg;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "status";
+	int errno_at_main = errno;
+
+	if (strcmp(cmd, "quiet") == 0)
+		return 0;
+	printf("main_ran=1\n");
+	printf("ctor_vm_lck=%lld\n", ctor_vm_lck);
+	printf("ctor_vm_rss=%lld\n", ctor_vm_rss);
+	printf("errno_at_ctor=%d\n", errno_at_ctor);
+	printf("errno_at_main=%d\n", errno_at_main);
+
+	if (strcmp(cmd, "status") == 0) {
+		print_status("");
+	} else if (strcmp(cmd, "map") == 0) {
+		size_t len = mib_arg(argv[2]);
+		char *p = map_anon(len);
+
+		touch(p, len);
+		print_status("");
+	} else if (strcmp(cmd, "onfault") == 0) {
+		/* map MIB, touch only the first TOUCH MiB */
+		size_t len = mib_arg(argv[2]), t = mib_arg(argv[3]);
+		char *p = map_anon(len);
+
+		touch(p, t);
+		printf("map_resident=%zu\n", resident(p, len));
+		print_status("");
+	} else if (strcmp(cmd, "pageout") == 0) {
+		size_t len = mib_arg(argv[2]);
+		char *p = map_anon(len);
+		int r;
+
+		touch(p, len);
+		r = madvise(p, len, MADV_PAGEOUT);
+		printf("madvise=%d\nmadvise_errno=%d\n", r, r < 0 ? errno : 0);
+		printf("map_resident=%zu\n", resident(p, len));
+		print_status("");
+	} else if (strcmp(cmd, "fork") == 0) {
+		pid_t pid;
+		int st;
+
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			print_status("child_");
+			_exit(0);
+		}
+		waitpid(pid, &st, 0);
+		print_status("parent_");
+	} else if (strcmp(cmd, "forkpageout") == 0) {
+		/* Memory the parent touched, paged out from the child that inherited it. */
+		size_t len = mib_arg(argv[2]);
+		char *p = map_anon(len);
+		pid_t pid;
+		int st;
+
+		touch(p, len);
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			int r = madvise(p, len, MADV_PAGEOUT);
+
+			printf("child_madvise=%d\nchild_madvise_errno=%d\n", r, r < 0 ? errno : 0);
+			printf("child_map_resident=%zu\n", resident(p, len));
+			print_status("child_");
+			_exit(0);
+		}
+		waitpid(pid, &st, 0);
+	} else if (strcmp(cmd, "daemon") == 0) {
+		fflush(stdout);
+		/* Keep stdout so the test sees what the daemonized process reports. */
+		if (daemon(1, 1) < 0) {
+			printf("daemon_errno=%d\n", errno);
+			return 4;
+		}
+		printf("daemon_pid=%d\n", getpid());
+		print_status("daemon_");
+	} else if (strcmp(cmd, "exec") == 0 && argc > 2) {
+		fflush(stdout);
+		execv("/proc/self/exe", argv + 2);
+		printf("exec_errno=%d\n", errno);
+		return 5;
+	} else if (strcmp(cmd, "sleep") == 0) {
+		printf("pid=%d\n", getpid());
+		print_status("");
+		sleep((unsigned)num_arg(argv[2]));
+	} else if (strcmp(cmd, "threads") == 0) {
+		long n = num_arg(argv[2]);
+		pthread_t t;
+
+		for (long i = 0; i < n; i++)
+			if (pthread_create(&t, NULL, idle_thread, NULL) != 0) {
+				printf("thread_failed_at=%ld\n", i);
+				break;
+			}
+		usleep(100000);
+		print_status("");
+	} else if (strcmp(cmd, "fds") == 0) {
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *e;
+		int n = 0;
+
+		while (d && (e = readdir(d)))
+			n += e->d_name[0] != '.';
+		if (d)
+			closedir(d);
+		printf("fd_count=%d\n", n - 1); /* less the one opendir() holds */
+	} else if (strcmp(cmd, "signals") == 0) {
+		sigset_t pending, mask;
+		struct sigaction sa;
+
+		sigpending(&pending);
+		sigprocmask(SIG_BLOCK, NULL, &mask);
+		sigaction(SIGPIPE, NULL, &sa);
+		printf("sigpipe_pending=%d\n", sigismember(&pending, SIGPIPE));
+		printf("sigpipe_blocked=%d\n", sigismember(&mask, SIGPIPE));
+		printf("sigpipe_default=%d\n", sa.sa_handler == SIG_DFL);
+	} else {
+		fprintf(stderr, "victim: unknown command '%s'\n", cmd);
+		return 2;
+	}
+	fflush(stdout);
+	return 0;
+}
