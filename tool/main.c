@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/* duende-mlock: the command dispatcher and the helpers every command shares. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+static const char usage_text[] =
+	"Usage: duende-mlock COMMAND [OPTIONS] [ARGS]\n"
+	"\n"
+	"Keep daemons out of swap with the duende-mlock LD_PRELOAD shim.\n"
+	"\n"
+	"Commands:\n"
+	"  run [--onfault] [--required] [--config FILE] -- PROGRAM [ARGS...]\n"
+	"                   run PROGRAM with the shim preloaded, so it is locked before main()\n"
+	"  status [--json|--prometheus] [PID...|--all]\n"
+	"                   is each process locked, and is any of it in swap\n"
+	"  doctor [PROGRAM] would locking work here; each problem with its fix\n"
+	"  check-config [FILE]\n"
+	"                   parse the config file as the shim does; print the effective settings\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help       this text; COMMAND --help for a command's own\n"
+	"  -V, --version    the version\n"
+	"\n"
+	"See duende-mlock(8) and duende-mlock.conf(5).\n";
+
+void tool_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	fprintf(stderr, "duende-mlock: %s\n", msg);
+}
+
+int tool_usage_error(const char *command, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	fprintf(stderr, "duende-mlock: %s\nTry 'duende-mlock %s%s--help'.\n", msg,
+		command ? command : "", command ? " " : "");
+	return TOOL_EXIT_USAGE;
+}
+
+int tool_parse_pid(const char *text, int *pid)
+{
+	char *end;
+	long v;
+
+	if (text[0] < '0' || text[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || *end || v <= 0 || v > INT32_MAX)
+		return -EINVAL;
+	*pid = (int)v;
+	return 0;
+}
+
+const char *tool_human_bytes(char *buf, size_t size, uint64_t bytes)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	unsigned u = 0;
+
+	if (bytes < 1024) {
+		snprintf(buf, size, "%" PRIu64 " B", bytes);
+		return buf;
+	}
+	v /= 1024.0;
+	while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024.0;
+		u++;
+	}
+	snprintf(buf, size, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+int tool_find_program(const char *name, char *buf, size_t size)
+{
+	const char *path, *p;
+	int r = -ENOENT;
+
+	if (!name[0])
+		return -ENOENT;
+	if (strchr(name, '/')) {
+		if (strlen(name) >= size)
+			return -ENAMETOOLONG;
+		strcpy(buf, name);
+		return access(buf, F_OK) == 0 ? 0 : -errno;
+	}
+	path = getenv("PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		int n;
+
+		/* An empty PATH entry means the current directory (execvp(3) does the same). */
+		n = snprintf(buf, size, "%.*s%s%s", (int)(end - p), p, end == p ? "" : "/", name);
+		if (n > 0 && (size_t)n < size && access(buf, X_OK) == 0)
+			return 0;
+		if (n > 0 && (size_t)n < size && errno == EACCES)
+			r = -EACCES;
+		if (!*end)
+			break;
+		p = end;
+	}
+	return r;
+}
+
+const char *tool_library_path(void)
+{
+	const char *lib = secure_getenv("DUENDE_MLOCK_LIBRARY");
+
+	return lib && lib[0] ? lib : DM_LIBRARY_PATH;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "run", tool_cmd_run },
+	{ "status", tool_cmd_status },
+	{ "doctor", tool_cmd_doctor },
+	{ "check-config", tool_cmd_check_config },
+};
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2)
+		return tool_usage_error(NULL, "no command given");
+	cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return TOOL_EXIT_OK;
+	}
+	if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("duende-mlock %s\n", DM_VERSION);
+		return TOOL_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	{
+		char esc[96];
+
+		dm_escape(esc, sizeof(esc), cmd, 64);
+		return tool_usage_error(NULL, "unknown command '%s'", esc);
+	}
+}

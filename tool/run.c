@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * duende-mlock run: exec a program with the shim in front of its LD_PRELOAD. exec, not fork: the
+ * program keeps this PID, its signals and its exit status, as with env(1) or eatmydata(1).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+static const char run_usage[] =
+	"Usage: duende-mlock run [--onfault] [--required] [--config FILE] -- PROGRAM [ARGS...]\n"
+	"\n"
+	"Run PROGRAM with the duende-mlock library in front of LD_PRELOAD, so that its memory is\n"
+	"locked (mlockall) before its main() runs. The options become DUENDE_MLOCK_* variables.\n"
+	"\n"
+	"  --onfault        lock pages when first touched (MCL_ONFAULT), not all at once\n"
+	"  --required       stop PROGRAM with exit status 71 if locking fails\n"
+	"  --config FILE    read settings from FILE instead of " DM_CONFIG_PATH "\n"
+	"  -h, --help       this text\n"
+	"\n"
+	"The library is " DM_LIBRARY_PATH ", or DUENDE_MLOCK_LIBRARY when set.\n"
+	"Exit status: PROGRAM's; 127 when it cannot be found, 126 when it cannot be executed.\n";
+
+/* ld.so splits LD_PRELOAD at ':' and ' ' (elf/rtld.c): such a path would name other files. */
+static int check_library(const char *lib)
+{
+	char esc[PATH_MAX];
+
+	dm_escape(esc, sizeof(esc), lib, PATH_MAX / 4);
+	if (strpbrk(lib, ": \t\n")) {
+		tool_error("Failed to use library %s: LD_PRELOAD cannot name a path with ':' or blanks",
+			   esc);
+		return -EINVAL;
+	}
+	if (access(lib, R_OK) < 0) {
+		int r = -errno;
+
+		tool_error("Failed to find library %s: %s (set DUENDE_MLOCK_LIBRARY to its path)",
+			   esc, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static int prepend_preload(const char *lib)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *val;
+	int r;
+
+	if (!old || !old[0])
+		return setenv("LD_PRELOAD", lib, 1) < 0 ? -errno : 0;
+	if (asprintf(&val, "%s:%s", lib, old) < 0)
+		return -ENOMEM;
+	r = setenv("LD_PRELOAD", val, 1) < 0 ? -errno : 0;
+	free(val);
+	return r;
+}
+
+/*
+ * The config file is checked here, where the operator can see the answer: the library would only
+ * log a warning from inside PROGRAM and run on with its defaults. A file named with --config must
+ * be good; problems in the system file are warnings, as they are for the library.
+ */
+static int load_settings(const char *config, struct dm_settings *s, char *abs, size_t size)
+{
+	const char *path = config ? config : dm_config_path();
+	struct dm_conffile f;
+	struct dm_diag d = { 0 };
+	int r;
+
+	dm_settings_default(s);
+	r = dm_conffile_load(&f, path, &d);
+	if (r == 0) {
+		r = dm_conffile_apply(&f, s, &d);
+		dm_conffile_release(&f);
+	}
+	if (r == -ENOENT && !config)
+		r = 0;
+	for (unsigned i = 0; i < d.n; i++)
+		tool_error("%s%s", config ? "" : "warning: ", d.msg[i]);
+	if (r < 0 && d.n == 0) {
+		char esc[PATH_MAX];
+
+		dm_escape(esc, sizeof(esc), path, PATH_MAX / 4);
+		tool_error("Failed to read config %s: %s", esc, strerror(-r));
+	}
+	if (r < 0 && config)
+		return r;
+	dm_settings_from_env(s, NULL);
+	/* PROGRAM may chdir() before it execs a child that reads the file again. */
+	if (config && (!realpath(config, abs) || strlen(abs) >= size))
+		snprintf(abs, size, "%s", config);
+	return 0;
+}
+
+/*
+ * In preload mode an allow-list still applies: a file written for system-wide use that lists
+ * other daemons would leave PROGRAM unlocked without a word from the library.
+ */
+static void warn_if_not_listed(const struct dm_settings *s, const char *program)
+{
+	struct dm_self self;
+	char path[PATH_MAX], esc[PATH_MAX];
+
+	if (!s->n_programs || tool_find_program(program, path, sizeof(path)) < 0)
+		return;
+	self.execfn = path;
+	self.exe_tried = true;
+	if (!realpath(path, self.exe))
+		self.exe[0] = '\0';
+	if (dm_programs_match(s, &self))
+		return;
+	dm_escape(esc, sizeof(esc), program, PATH_MAX / 4);
+	tool_error("warning: %s is not in the config's programs list, so it will not be locked "
+		   "(add it, or set DUENDE_MLOCK_PROGRAMS=)",
+		   esc);
+}
+
+/* A static program runs unlocked whatever LD_PRELOAD says: better to hear it now. */
+static void warn_if_unreachable(const char *program)
+{
+	struct tool_elf_info info;
+	char path[PATH_MAX], esc[PATH_MAX];
+
+	if (tool_find_program(program, path, sizeof(path)) < 0)
+		return;
+	if (tool_elf_inspect(path, &info) < 0 || info.kind != TOOL_ELF_STATIC)
+		return;
+	dm_escape(esc, sizeof(esc), path, PATH_MAX / 4);
+	tool_error("%s is statically linked: the library cannot be preloaded into it, it will run "
+		   "unlocked (it has to call mlockall itself)",
+		   esc);
+}
+
+int tool_cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "onfault", no_argument, NULL, 'o' },
+		{ "required", no_argument, NULL, 'r' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *lib;
+	char config_abs[PATH_MAX];
+	struct dm_settings s;
+	bool onfault = false, required = false;
+	int c;
+
+	/* '+': stop at PROGRAM, whose own options are not ours. */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			onfault = true;
+			break;
+		case 'r':
+			required = true;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			fputs(run_usage, stdout);
+			return TOOL_EXIT_OK;
+		default:
+			return tool_usage_error("run", "run: bad option");
+		}
+	}
+	if (optind >= argc)
+		return tool_usage_error("run", "run: no PROGRAM given");
+
+	lib = tool_library_path();
+	if (check_library(lib) < 0)
+		return TOOL_EXIT_FAIL;
+	if (load_settings(config, &s, config_abs, sizeof(config_abs)) < 0)
+		return TOOL_EXIT_FAIL;
+	if (prepend_preload(lib) < 0 || (onfault && setenv("DUENDE_MLOCK_ONFAULT", "1", 1) < 0) ||
+	    (required && setenv("DUENDE_MLOCK_REQUIRED", "1", 1) < 0) ||
+	    (config && setenv("DUENDE_MLOCK_CONFIG", config_abs, 1) < 0)) {
+		tool_error("Failed to set the environment: %s", strerror(errno));
+		return TOOL_EXIT_FAIL;
+	}
+	warn_if_unreachable(argv[optind]);
+	warn_if_not_listed(&s, argv[optind]);
+
+	fflush(stdout);
+	execvp(argv[optind], argv + optind);
+	{
+		int err = errno;
+		char esc[PATH_MAX];
+
+		dm_escape(esc, sizeof(esc), argv[optind], PATH_MAX / 4);
+		tool_error("Failed to execute %s: %s", esc, strerror(err));
+		return err == ENOENT ? 127 : 126;
+	}
+}
