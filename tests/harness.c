@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -94,6 +97,38 @@ static void drop_ipc_lock(void)
 		_exit(122);
 }
 
+/*
+ * A /dev of our own in the victim's mount namespace: the machine may have no /dev/log, and the
+ * real /dev must not be changed. The devices a program expects are made again on a tmpfs.
+ */
+static void private_dev(const char *socket_path)
+{
+	static const struct {
+		const char *name;
+		unsigned maj, min;
+	} nodes[] = { { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+		      { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 } };
+	int fd;
+
+	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
+		_exit(118);
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/dev/%s", nodes[i].name);
+		if (mknod(path, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0)
+			_exit(118);
+		chmod(path, 0666);
+	}
+	symlink("/proc/self/fd", "/dev/fd");
+	fd = open("/dev/log", O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0)
+		_exit(119);
+	close(fd);
+	if (mount(socket_path, "/dev/log", NULL, MS_BIND, NULL) < 0)
+		_exit(119);
+}
+
 static void child_setup(const struct victim_opts *o, int out_w, int err_w)
 {
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -115,6 +150,8 @@ static void child_setup(const struct victim_opts *o, int out_w, int err_w)
 			_exit(124);
 		if (o->etc_overlay && mount(o->etc_overlay, "/etc", NULL, MS_BIND | MS_REC, NULL) < 0)
 			_exit(125);
+		if (o->syslog_socket)
+			private_dev(o->syslog_socket);
 	}
 	if (o->set_memlock) {
 		rlim_t v = o->memlock == HARNESS_MEMLOCK_UNLIMITED ? RLIM_INFINITY : (rlim_t)o->memlock;
@@ -355,4 +392,52 @@ void harness_write_file(const char *path, const char *text, unsigned mode, uid_t
 	ck_assert_int_eq(fchown(fd, uid, gid), 0);
 	ck_assert_int_eq(fchmod(fd, mode), 0);
 	close(fd);
+}
+
+const char *harness_etc_copy(void)
+{
+	static char dir[4200];
+
+	if (!dir[0]) {
+		snprintf(dir, sizeof(dir), "%s/etc", harness_tmpdir());
+		ck_assert_int_eq(run_quiet((const char *const[]){ "/bin/cp", "-a", "/etc", dir, NULL }),
+				 0);
+		/* Nothing of the machine's own preload list: only what a test writes. */
+		{
+			char p[4300];
+
+			snprintf(p, sizeof(p), "%s/ld.so.preload", dir);
+			unlink(p);
+			snprintf(p, sizeof(p), "%s/duende-mlock.conf", dir);
+			unlink(p);
+		}
+	}
+	return dir;
+}
+
+int harness_syslog_open(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(path), sizeof(a.sun_path));
+	strcpy(a.sun_path, path);
+	unlink(path);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	chmod(path, 0666);
+	return fd;
+}
+
+char *harness_syslog_drain(int fd)
+{
+	char *all = calloc(1, 1), buf[4096];
+	size_t len = 0;
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		buf[n] = '\n';
+		append(&all, &len, buf, (size_t)n + 1);
+	}
+	return all;
 }

@@ -33,6 +33,7 @@ struct victim_opts {
 	gid_t gid;
 	bool new_mount_ns;        /* unshare(CLONE_NEWNS) and make / private before exec */
 	const char *etc_overlay;  /* with new_mount_ns: bind this directory over /etc */
+	const char *syslog_socket; /* with new_mount_ns: a tmpfs /dev whose /dev/log is this socket */
 	int timeout_s;            /* kill after this many seconds (default 20) */
 };
 
@@ -85,6 +86,16 @@ bool harness_in_ci(void);
 typedef struct Suite Suite;
 Suite *test_suite(void);
 extern const unsigned test_needs;
+
+/*
+ * System-wide mode without touching the machine: a copy of /etc in the test's directory, to be
+ * bound over /etc in the victim's private mount namespace (victim_opts.etc_overlay).
+ */
+const char *harness_etc_copy(void);
+/* A datagram socket bound at path, standing in for /dev/log; returns the fd. */
+int harness_syslog_open(const char *path);
+/* Everything received so far, one message a line (malloc()ed). */
+char *harness_syslog_drain(int fd);
 
 /* Write a file with mode and owner; returns path in buf. */
 void harness_write_file(const char *path, const char *text, unsigned mode, uid_t uid, gid_t gid);
