@@ -6,7 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -129,6 +133,27 @@ static void private_dev(const char *socket_path)
 		_exit(119);
 }
 
+static void fail_mlockall(int err, unsigned mask)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mlockall, 0, 3),
+		/* The flags' low 32 bits (little-endian x86-64). */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, mask, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+		_exit(117);
+}
+
 static void child_setup(const struct victim_opts *o, int out_w, int err_w)
 {
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -169,6 +194,9 @@ static void child_setup(const struct victim_opts *o, int out_w, int err_w)
 		if (setgroups(0, NULL) < 0 || setgid(o->gid) < 0 || setuid(o->uid) < 0)
 			_exit(127);
 	}
+	/* Last: no_new_privs would keep a setuid victim from gaining its owner's rights. */
+	if (o->mlockall_errno)
+		fail_mlockall(o->mlockall_errno, o->mlockall_mask);
 }
 
 static char **build_env(const struct victim_opts *o)

@@ -35,6 +35,13 @@ struct victim_opts {
 	const char *etc_overlay;  /* with new_mount_ns: bind this directory over /etc */
 	const char *syslog_socket; /* with new_mount_ns: a tmpfs /dev whose /dev/log is this socket */
 	int timeout_s;            /* kill after this many seconds (default 20) */
+	/*
+	 * A seccomp filter that fails mlockall(2) with this errno when its flags have any bit of
+	 * mlockall_mask: EINVAL for MCL_ONFAULT is what kernels before 4.4 answer, ENOSYS for all
+	 * flags what a hardened unit's SystemCallFilter may. 0: no filter.
+	 */
+	int mlockall_errno;
+	unsigned mlockall_mask;
 };
 
 struct victim_result {

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+#include <errno.h>
 
 #include "test-common.h"
 
@@ -188,6 +190,43 @@ START_TEST(test_future_withheld_under_finite_limit)
 	ASSERT_HAS(r.err, "flags MCL_CURRENT;");
 	ASSERT_HAS(r.err, "MCL_FUTURE withheld: RLIMIT_MEMLOCK is finite (soft 8388608 hard "
 			  "8388608 bytes) and CAP_IPC_LOCK is missing");
+	victim_result_free(&r);
+}
+END_TEST
+
+/* A seccomp filter answers MCL_ONFAULT with EINVAL, as kernels before 4.4 do. */
+START_TEST(test_onfault_refused_retried_without)
+{
+	struct victim_opts o = { .argv = VICTIM("map", "8"),
+				 .preload = true,
+				 .env = ENV("DUENDE_MLOCK_ONFAULT=1"),
+				 .mlockall_errno = EINVAL,
+				 .mlockall_mask = MCL_ONFAULT };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_ge(kv_get(r.out, "vm_lck"), 8 * HARNESS_MIB);
+	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE; MCL_ONFAULT refused by this kernel "
+			  "(before 4.4), retried without it\n");
+	victim_result_free(&r);
+}
+END_TEST
+
+/* A hardened unit's SystemCallFilter without @memlock: the host runs and is told why. */
+START_TEST(test_mlockall_filtered_out)
+{
+	struct victim_opts o = { .argv = VICTIM("status"),
+				 .preload = true,
+				 .mlockall_errno = ENOSYS,
+				 .mlockall_mask = ~0u };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+	ASSERT_HAS(r.err, "failed: ENOSYS");
+	ASSERT_HAS(r.err, "@memlock");
 	victim_result_free(&r);
 }
 END_TEST
@@ -547,6 +586,8 @@ Suite *test_suite(void)
 		T(test_required_failure_exits_before_main),
 		T(test_required_success_runs_host),
 		T(test_future_withheld_under_finite_limit),
+		T(test_onfault_refused_retried_without),
+		T(test_mlockall_filtered_out),
 		T(test_soft_limit_raised_to_hard),
 		T(test_precedence_defaults_file_env),
 		T(test_filter_by_name),
