@@ -320,7 +320,8 @@ static struct {
 	struct dm_diag *diag;
 } parsing;
 
-static void on_error(cfg_t *cfg, const char *fmt, va_list ap)
+/* The format comes from libconfuse's own messages (cfg_errfunc_t), never from the file. */
+DM_PRINTF(2, 0) static void on_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	char msg[DM_DIAG_LEN];
 
