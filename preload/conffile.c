@@ -44,7 +44,7 @@ static unsigned line_of(const char *text, const char *at)
 }
 
 /*
- * libconfuse replaces ${VAR} in unquoted and double-quoted strings with getenv(VAR), even in
+ * libconfuse replaces ${VAR} in unquoted and double-quoted strings with the variable's value, even in
  * setuid programs (its lexer.l). There is no flag to turn that off, so text that could trigger it
  * is refused before libconfuse sees it.
  */
