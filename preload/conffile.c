@@ -44,9 +44,9 @@ static unsigned line_of(const char *text, const char *at)
 }
 
 /*
- * libconfuse replaces ${VAR} in unquoted and double-quoted strings with the variable's value, even in
- * setuid programs (its lexer.l). There is no flag to turn that off, so text that could trigger it
- * is refused before libconfuse sees it.
+ * libconfuse replaces ${VAR} in unquoted and double-quoted strings with the variable's value,
+ * even in setuid programs (its lexer.l). There is no flag to turn that off, so text that could
+ * trigger it is refused before libconfuse sees it.
  */
 static int refuse_expansion(const char *name, const char *text, size_t len, struct dm_diag *d)
 {
