@@ -1,0 +1,111 @@
+#!/bin/sh
+# `meson install` into a DESTDIR puts everything in place: the library and its symlinks, the
+# header, the pkg-config file, the tool, the man pages, the example config and the deployment
+# examples. The installed tool names the installed library, and that library loads.
+# Usage: test-install.sh MESON BUILD_ROOT PREFIX LIBDIR INCLUDEDIR SBINDIR MANDIR DATADIR MAN(yes|no)
+set -eu
+meson=$1 build=$2 prefix=$3 libdir=$4 includedir=$5 sbindir=$6 mandir=$7 datadir=$8 man=$9
+
+# Relative install dirs are under the prefix; absolute ones stand alone.
+under() {
+	case "$1" in
+	/*) echo "$1" ;;
+	*) echo "$prefix/$1" ;;
+	esac
+}
+
+dest=$(mktemp -d "$build/install-test.XXXXXX")
+trap 'rm -rf "$dest"' EXIT
+"$meson" install -C "$build" --destdir "$dest" --no-rebuild --quiet >"$dest.log" 2>&1 || {
+	cat "$dest.log" >&2
+	rm -f "$dest.log"
+	echo "FAIL: meson install" >&2
+	exit 1
+}
+rm -f "$dest.log"
+
+fail=0
+lib=$dest$(under "$libdir")
+doc=$dest$(under "$datadir")/doc/duende-mlock
+tool=$dest$(under "$sbindir")/duende-mlock
+
+need() { # TEST PATH WHAT
+	if [ "$1" "$2" ]; then
+		echo "ok: $3"
+	else
+		echo "FAIL: $3: $2" >&2
+		fail=1
+	fi
+}
+
+need -f "$lib/libduende_mlock.so.1.0.0" "library"
+need -L "$lib/libduende_mlock.so.1" "SONAME symlink"
+need -L "$lib/libduende_mlock.so" "development symlink"
+[ "$(readlink "$lib/libduende_mlock.so.1")" = libduende_mlock.so.1.0.0 ] ||
+	{ echo "FAIL: libduende_mlock.so.1 points elsewhere" >&2; fail=1; }
+need -f "$dest$(under "$includedir")/duende_mlock.h" "header"
+need -f "$lib/pkgconfig/duende-mlock.pc" "pkg-config file"
+grep -q -- '-lduende_mlock' "$lib/pkgconfig/duende-mlock.pc" ||
+	{ echo "FAIL: pkg-config file lacks -lduende_mlock" >&2; fail=1; }
+need -x "$tool" "tool"
+if [ "$man" = yes ]; then
+	man_root=$dest$(under "$mandir")
+	need -f "$man_root/man8/duende-mlock.8" "duende-mlock(8)"
+	need -f "$man_root/man5/duende-mlock.conf.5" "duende-mlock.conf(5)"
+	need -f "$man_root/man3/duende_mlock.3" "duende_mlock(3)"
+	grep -q '^\.TH' "$man_root/man8/duende-mlock.8" || { echo "FAIL: man page is not roff" >&2; fail=1; }
+fi
+need -f "$doc/examples/duende-mlock.conf" "example config"
+need -f "$doc/examples/systemd/trueno-ublk.service.d/duende-mlock.conf" "systemd drop-in"
+need -f "$doc/examples/docker/docker-compose.yml" "docker-compose example"
+need -f "$doc/examples/kubernetes/pod.yaml" "kubernetes example"
+# Nothing goes to /etc: the config is an example, never a live file.
+if [ -e "$dest/etc" ] || [ -e "$dest$prefix/etc" ]; then
+	echo "FAIL: install wrote under etc: $(find "$dest" -path '*/etc/*')" >&2
+	fail=1
+fi
+
+# The example config as shipped is valid and changes nothing.
+out=$(DUENDE_MLOCK_LIBRARY= "$tool" check-config "$doc/examples/duende-mlock.conf" 2>&1) || {
+	echo "$out" >&2
+	echo "FAIL: check-config rejects the example config" >&2
+	fail=1
+}
+if echo "$out" | grep -q '# file'; then
+	echo "FAIL: the example config sets something:" >&2
+	echo "$out" >&2
+	fail=1
+fi
+
+# Every key of the example, uncommented, is valid: the documented values parse.
+sed 's/^#\([a-z]*\) = /\1 = /' "$doc/examples/duende-mlock.conf" >"$dest/all-keys.conf"
+out=$("$tool" check-config "$dest/all-keys.conf" 2>&1) || {
+	echo "$out" >&2
+	echo "FAIL: the example config with every key uncommented does not parse" >&2
+	fail=1
+}
+if [ "$(echo "$out" | grep -c '# file')" -ne 7 ]; then
+	echo "FAIL: expected 7 keys from the file:" >&2
+	echo "$out" >&2
+	fail=1
+else
+	echo "ok: every documented key parses"
+fi
+
+# The installed tool's default library path is where the library was installed.
+want=$(under "$libdir")/libduende_mlock.so.1
+if DUENDE_MLOCK_LIBRARY= "$tool" doctor 2>&1 | grep -q "$want"; then
+	echo "ok: the tool's library path is $want"
+else
+	echo "FAIL: the tool does not name $want" >&2
+	fail=1
+fi
+# And the installed library loads and locks (needs the right to lock: root, or a limit).
+out=$(DUENDE_MLOCK_LIBRARY="$lib/libduende_mlock.so.1" DUENDE_MLOCK_CONFIG=/nonexistent \
+	"$tool" run -- sh -c 'grep ^VmLck /proc/$$/status' 2>&1) || true
+case "$out" in
+*"locked "*) echo "ok: the installed library locks: $(echo "$out" | tail -1)" ;;
+*) echo "FAIL: the installed library did not report locking:" >&2; echo "$out" >&2; fail=1 ;;
+esac
+
+exit "$fail"

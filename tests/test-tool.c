@@ -1,0 +1,893 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * The operator tool against real processes: a locked victim, an unlocked one, one with pages in
+ * swap, a static program, a capability drop with a zero limit, good and bad config files, and
+ * run locking a victim. The tool is a black box: only its output and exit status are read.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test-common.h"
+
+const unsigned test_needs = HARNESS_NEEDS_ROOT | HARNESS_NEEDS_SWAP;
+
+/* The tool's environment: the built library, and no config file unless a test names one. */
+static char env_library[4200], env_no_config[4200];
+
+static const char *tool(void)
+{
+	const char *t = harness_tool();
+
+	ck_assert_msg(t != NULL, "DM_TEST_TOOL is not set");
+	snprintf(env_library, sizeof(env_library), "DUENDE_MLOCK_LIBRARY=%s", harness_library());
+	snprintf(env_no_config, sizeof(env_no_config), "DUENDE_MLOCK_CONFIG=%s/no-such.conf",
+		 harness_tmpdir());
+	return t;
+}
+
+static const char *target(void)
+{
+	const char *t = getenv("DM_TEST_TOOL_TARGET");
+
+	ck_assert_msg(t && t[0], "DM_TEST_TOOL_TARGET is not set");
+	return t;
+}
+
+/* NULL in a build that cannot link statically (sanitizers): tests/meson.build says why. */
+static const char *static_target(void)
+{
+	const char *t = getenv("DM_TEST_TOOL_TARGET_STATIC");
+
+	if (!t || !t[0]) {
+		fprintf(stderr, "no static build here (sanitizers?): the static case is left out\n");
+		return NULL;
+	}
+	return t;
+}
+
+#define TOOL(...) ((const char *const[]){ tool(), __VA_ARGS__, NULL })
+#define TOOL_ENV(...) ENV(env_library, env_no_config, __VA_ARGS__)
+
+static void run_tool(const char *const *argv, const char *const *env, struct victim_result *r)
+{
+	struct victim_opts o = { .argv = argv, .env = env ? env : ENV(env_library, env_no_config) };
+
+	RUN(&o, r);
+	ck_assert_msg(r->signal == 0, "tool killed by signal %d; stderr:\n%s", r->signal, r->err);
+}
+
+#define ASSERT_EXIT(r, code)                                                                 \
+	ck_assert_msg((r)->exit_code == (code), "exit %d, expected %d; stdout:\n%s\nstderr:\n%s", \
+		      (r)->exit_code, (code), (r)->out, (r)->err)
+
+/* ---- processes that stay alive while the tool looks at them ---- */
+
+struct bg {
+	pid_t pid;
+	char pid_text[16];
+};
+
+/*
+ * Start argv and wait until it printed "ready_key=". PR_SET_PDEATHSIG: if the test dies on an
+ * assertion, the process goes with it instead of sleeping on.
+ */
+static void bg_start(struct bg *b, const char *const *argv, bool preload, const char *ready_key)
+{
+	static char preload_env[4200];
+	char *env[3] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL };
+	char buf[8192] = "", key[64];
+	size_t len = 0;
+	time_t deadline = time(NULL) + 20;
+	int fds[2];
+
+	if (preload) {
+		snprintf(preload_env, sizeof(preload_env), "LD_PRELOAD=%s", harness_library());
+		env[1] = preload_env;
+	}
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	b->pid = fork();
+	ck_assert_int_ge(b->pid, 0);
+	if (b->pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fds[1], 1);
+		dup2(devnull, 2);
+		execve(argv[0], (char *const *)argv, env);
+		_exit(127);
+	}
+	close(fds[1]);
+	snprintf(key, sizeof(key), "%s=", ready_key);
+	while (!strstr(buf, key) && time(NULL) < deadline && len + 1 < sizeof(buf)) {
+		struct pollfd p = { fds[0], POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		n = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	close(fds[0]);
+	ck_assert_msg(strstr(buf, key), "the process never printed %s; it printed:\n%s", key, buf);
+	/* The process reports what it sees before waiting: keep the line after the key whole. */
+	ck_assert_int_eq(kv_get(buf, "pid"), b->pid);
+	snprintf(b->pid_text, sizeof(b->pid_text), "%d", (int)b->pid);
+}
+
+static void bg_stop(struct bg *b)
+{
+	kill(b->pid, SIGKILL);
+	waitpid(b->pid, NULL, 0);
+}
+
+/* A victim that sleeps: locked under the preload, unlocked without. */
+static void victim_sleeping(struct bg *b, bool preload)
+{
+	bg_start(b, VICTIM("sleep", "60"), preload, "locked_resident");
+}
+
+/* A JSON number "key": N in text; -1 when absent or null. */
+static long long json_num(const char *text, const char *key)
+{
+	char k[64];
+	const char *p;
+
+	snprintf(k, sizeof(k), "\"%s\": ", key);
+	p = strstr(text, k);
+	if (!p || p[strlen(k)] < '0' || p[strlen(k)] > '9')
+		return -1;
+	return strtoll(p + strlen(k), NULL, 10);
+}
+
+/* ---- top level ---- */
+
+START_TEST(test_version_and_help)
+{
+	static const char *const commands[] = { "run", "status", "doctor", "check-config" };
+	struct victim_result r;
+
+	run_tool(TOOL("--version"), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	ck_assert_msg(strncmp(r.out, "duende-mlock ", 13) == 0, "%s", r.out);
+	victim_result_free(&r);
+
+	run_tool(TOOL("--help"), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		ASSERT_HAS(r.out, commands[i]);
+	victim_result_free(&r);
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		char usage[64];
+
+		run_tool(TOOL(commands[i], "--help"), NULL, &r);
+		ASSERT_EXIT(&r, 0);
+		snprintf(usage, sizeof(usage), "Usage: duende-mlock %s", commands[i]);
+		ASSERT_HAS(r.out, usage);
+		ck_assert_str_eq(r.err, "");
+		victim_result_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_usage_errors)
+{
+	struct victim_result r;
+
+	run_tool(TOOL("frobnicate"), NULL, &r);
+	ASSERT_EXIT(&r, 2);
+	ASSERT_HAS(r.err, "duende-mlock: unknown command 'frobnicate'");
+	victim_result_free(&r);
+
+	run_tool((const char *const[]){ tool(), NULL }, NULL, &r);
+	ASSERT_EXIT(&r, 2);
+	ASSERT_HAS(r.err, "duende-mlock: ");
+	victim_result_free(&r);
+
+	/* A name with a control character is escaped, not echoed raw into a terminal. */
+	run_tool(TOOL("status", "12\033x"), NULL, &r);
+	ASSERT_EXIT(&r, 2);
+	ASSERT_HAS(r.err, "duende-mlock: status: '12\\x1bx' is not a PID");
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--json", "--prometheus", "1"), NULL, &r);
+	ASSERT_EXIT(&r, 2);
+	victim_result_free(&r);
+
+	run_tool(TOOL("run"), NULL, &r);
+	ASSERT_EXIT(&r, 2);
+	ASSERT_HAS(r.err, "no PROGRAM");
+	victim_result_free(&r);
+}
+END_TEST
+
+/* ---- status ---- */
+
+START_TEST(test_status_locked_victim)
+{
+	struct victim_result r;
+	struct bg b;
+
+	victim_sleeping(&b, true);
+	run_tool(TOOL("status", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, b.pid_text);
+	ASSERT_HAS(r.out, "victim");
+	ASSERT_HAS(r.out, " yes ");
+	ASSERT_HAS(r.out, "locked\n");
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--json", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	ck_assert_int_eq(json_num(r.out, "pid"), b.pid);
+	ASSERT_HAS(r.out, "\"comm\": \"victim\"");
+	ck_assert_int_ge(json_num(r.out, "locked_bytes"), HARNESS_MIB);
+	ck_assert_int_gt(json_num(r.out, "locked_resident_bytes"), 0);
+	ck_assert_int_gt(json_num(r.out, "rss_bytes"), 0);
+	ck_assert_int_eq(json_num(r.out, "swap_bytes"), 0);
+	ASSERT_HAS(r.out, "\"shim_loaded\": true");
+	ASSERT_HAS(r.out, "\"locked\": true");
+	victim_result_free(&r);
+	bg_stop(&b);
+}
+END_TEST
+
+START_TEST(test_status_unlocked_victim)
+{
+	struct victim_result r;
+	struct bg b;
+
+	victim_sleeping(&b, false);
+	run_tool(TOOL("status", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "NOT LOCKED");
+	ASSERT_HAS(r.out, " no ");
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--json", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ck_assert_int_eq(json_num(r.out, "locked_bytes"), 0);
+	ASSERT_HAS(r.out, "\"shim_loaded\": false");
+	ASSERT_HAS(r.out, "\"locked\": false");
+	victim_result_free(&r);
+	bg_stop(&b);
+}
+END_TEST
+
+START_TEST(test_status_all_must_be_locked)
+{
+	struct victim_result r;
+	struct bg locked, unlocked;
+
+	victim_sleeping(&locked, true);
+	victim_sleeping(&unlocked, false);
+	run_tool(TOOL("status", locked.pid_text, unlocked.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ck_assert_int_eq(count_of(r.out, "\n"), 3); /* header and two processes */
+	victim_result_free(&r);
+
+	/* --all: the preloaded victim is found; the other has no library mapped. */
+	run_tool(TOOL("status", "--json", "--all"), NULL, &r);
+	ASSERT_HAS(r.out, locked.pid_text);
+	{
+		char unlocked_pid[32];
+
+		snprintf(unlocked_pid, sizeof(unlocked_pid), "\"pid\": %s,", unlocked.pid_text);
+		ASSERT_LACKS(r.out, unlocked_pid);
+	}
+	victim_result_free(&r);
+	bg_stop(&locked);
+	bg_stop(&unlocked);
+}
+END_TEST
+
+START_TEST(test_status_gone_process)
+{
+	struct victim_result r;
+	struct bg b;
+
+	victim_sleeping(&b, true);
+	bg_stop(&b);
+	run_tool(TOOL("status", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "no such process");
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--json", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "\"locked_bytes\": null");
+	ASSERT_HAS(r.out, "\"locked\": false");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_status_prometheus)
+{
+	static const char *const families[] = {
+		"duende_mlock_locked_bytes",	 "duende_mlock_locked_resident_bytes",
+		"duende_mlock_rss_bytes",	 "duende_mlock_swap_bytes",
+		"duende_mlock_shim_loaded",	 "duende_mlock_locked",
+	};
+	struct victim_result r;
+	struct bg b;
+	char sample[128];
+
+	victim_sleeping(&b, true);
+	run_tool(TOOL("status", "--prometheus", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "# HELP %s ", families[i]);
+		ASSERT_HAS(r.out, line);
+		snprintf(line, sizeof(line), "# TYPE %s gauge\n", families[i]);
+		ASSERT_HAS(r.out, line);
+	}
+	snprintf(sample, sizeof(sample), "duende_mlock_locked{pid=\"%s\",comm=\"victim\"} 1\n",
+		 b.pid_text);
+	ASSERT_HAS(r.out, sample);
+	snprintf(sample, sizeof(sample), "duende_mlock_swap_bytes{pid=\"%s\",comm=\"victim\"} 0\n",
+		 b.pid_text);
+	ASSERT_HAS(r.out, sample);
+	/* Every line is a comment or "name{labels} value". */
+	for (const char *l = r.out; *l; l = strchr(l, '\n') + 1) {
+		ck_assert_msg(l[0] == '#' || strncmp(l, "duende_mlock_", 13) == 0, "bad line: %s", l);
+		ck_assert_ptr_nonnull(strchr(l, '\n'));
+	}
+	victim_result_free(&r);
+	bg_stop(&b);
+}
+END_TEST
+
+static char swap_path[4300];
+
+static void swap_setup(void)
+{
+	char why[512];
+
+	ck_assert_msg(swap_on(swap_path, sizeof(swap_path), why, sizeof(why)), "%s", why);
+}
+
+static void swap_teardown(void)
+{
+	swap_off(swap_path);
+}
+
+START_TEST(test_status_unlocked_in_swap)
+{
+	struct victim_result r;
+	struct bg b;
+
+	bg_start(&b, (const char *const[]){ target(), "pageout", "32", "sleep", "60", NULL },
+		 false, "ready");
+	run_tool(TOOL("status", "--json", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ck_assert_int_ge(json_num(r.out, "swap_bytes"), 16 * HARNESS_MIB);
+	ASSERT_HAS(r.out, "\"locked\": false");
+	victim_result_free(&r);
+	bg_stop(&b);
+}
+END_TEST
+
+START_TEST(test_status_locked_but_partly_in_swap)
+{
+	/* Paged out first, then locked with MCL_ONFAULT: the swapped pages stay in swap. */
+	struct victim_result r;
+	struct bg b;
+
+	bg_start(&b,
+		 (const char *const[]){ target(), "pageout", "32", "lock-onfault", "sleep", "60",
+					NULL },
+		 false, "ready");
+	run_tool(TOOL("status", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "LOCKED, BUT PART IS IN SWAP");
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--json", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ck_assert_int_ge(json_num(r.out, "swap_bytes"), 16 * HARNESS_MIB);
+	ck_assert_int_ge(json_num(r.out, "locked_bytes"), 32 * HARNESS_MIB);
+	ASSERT_HAS(r.out, "\"locked\": true");
+	victim_result_free(&r);
+	bg_stop(&b);
+}
+END_TEST
+
+/* ---- doctor ---- */
+
+START_TEST(test_doctor_dynamic_program_ok)
+{
+	struct victim_result r;
+
+	run_tool(TOOL("doctor", harness_victim()), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, "is dynamically linked");
+	ASSERT_HAS(r.out, "CAP_IPC_LOCK is effective");
+	ASSERT_HAS(r.out, "supports MCL_ONFAULT");
+	ASSERT_HAS(r.out, "seccomp");
+	ASSERT_HAS(r.out, "verdict: locking would work");
+	ASSERT_LACKS(r.out, "FAIL");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_doctor_static_program)
+{
+	const char *st = static_target();
+	struct victim_result r;
+
+	if (!st)
+		return;
+	run_tool(TOOL("doctor", st), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "FAIL  program");
+	ASSERT_HAS(r.out, "is statically linked");
+	ASSERT_HAS(r.out, "fix: ");
+	ASSERT_HAS(r.out, "dmlock_lock_all()");
+	ASSERT_HAS(r.out, "verdict: locking would FAIL");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_doctor_missing_program)
+{
+	struct victim_result r;
+
+	run_tool(TOOL("doctor", "no-such-program-anywhere"), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "not found");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_doctor_denied)
+{
+	/* The capability dropped for real and the limit at 0: mlockall would fail with EPERM. */
+	struct victim_opts o = { .argv = TOOL("doctor", harness_victim()),
+				 .env = ENV(env_library, env_no_config),
+				 .drop_ipc_lock = true,
+				 .set_memlock = true,
+				 .memlock = 0 };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "no CAP_IPC_LOCK");
+	ASSERT_HAS(r.out, "FAIL  limit");
+	ASSERT_HAS(r.out, "EPERM");
+	ASSERT_HAS(r.out, "fix: grant CAP_IPC_LOCK");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_doctor_denied_setpriv)
+{
+	/* The operator's way to ask the same question from a root shell. */
+	struct victim_result r;
+
+	run_tool((const char *const[]){ "/usr/bin/setpriv", "--bounding-set=-ipc_lock",
+					"--inh-caps=-ipc_lock", "/usr/bin/prlimit",
+					"--memlock=0:0", tool(), "doctor", NULL },
+		 NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "EPERM");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_doctor_small_limit)
+{
+	/* 64 KiB, the old default: smaller than any program, so ENOMEM. */
+	struct victim_opts o = { .argv = TOOL("doctor", harness_victim()),
+				 .env = ENV(env_library, env_no_config),
+				 .drop_ipc_lock = true,
+				 .set_memlock = true,
+				 .memlock = 64 * HARNESS_KIB };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "ENOMEM");
+	ASSERT_HAS(r.out, "LimitMEMLOCK=infinity");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_doctor_large_finite_limit_warns)
+{
+	/*
+	 * Enough to lock now, but MCL_FUTURE is withheld: works, with warnings. The hard limit we
+	 * have is the most we can set (raising it needs CAP_SYS_RESOURCE, which may be missing).
+	 */
+	struct victim_opts o = { .argv = TOOL("doctor", harness_victim()),
+				 .env = ENV(env_library, env_no_config),
+				 .drop_ipc_lock = true,
+				 .set_memlock = true };
+	struct victim_result r;
+	struct rlimit rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
+	o.memlock = rl.rlim_max == RLIM_INFINITY ? 1024 * HARNESS_MIB : (long long)rl.rlim_max;
+	ck_assert_msg(o.memlock >= 8 * HARNESS_MIB, "hard RLIMIT_MEMLOCK %lld is too small to test",
+		      o.memlock);
+	RUN(&o, &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, "WARN  limit");
+	ASSERT_HAS(r.out, "MCL_FUTURE will be withheld");
+	ASSERT_HAS(r.out, "verdict: locking would work, with");
+	victim_result_free(&r);
+}
+END_TEST
+
+static const char *write_config(const char *name, const char *text, unsigned mode)
+{
+	static char path[4300];
+
+	snprintf(path, sizeof(path), "%s/%s", harness_tmpdir(), name);
+	harness_write_file(path, text, mode, 0, 0);
+	return path;
+}
+
+static const char *config_env(const char *path)
+{
+	static char e[4400];
+
+	snprintf(e, sizeof(e), "DUENDE_MLOCK_CONFIG=%s", path);
+	return e;
+}
+
+START_TEST(test_doctor_config_problems)
+{
+	struct victim_result r;
+	const char *path;
+
+	tool();
+	path = write_config("other.conf", "programs = {\"some-other-daemon\"}\n", 0644);
+	run_tool(TOOL("doctor", harness_victim()), ENV(env_library, config_env(path)), &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "is trusted (owner uid 0, mode 0644) and valid");
+	ASSERT_HAS(r.out, "is not in the programs list");
+	victim_result_free(&r);
+
+	path = write_config("listed.conf", "programs = {\"victim\"}\n", 0644);
+	run_tool(TOOL("doctor", harness_victim()), ENV(env_library, config_env(path)), &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, "is in the programs list");
+	victim_result_free(&r);
+
+	path = write_config("writable.conf", "onfault = true\n", 0666);
+	run_tool(TOOL("doctor"), ENV(env_library, config_env(path)), &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "FAIL  config");
+	ASSERT_HAS(r.out, "writable by group or others");
+	ASSERT_HAS(r.out, "fix: chown root:root");
+	victim_result_free(&r);
+
+	path = write_config("broken.conf", "onfault = perhaps\n", 0644);
+	run_tool(TOOL("doctor"), ENV(env_library, config_env(path)), &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "broken.conf:1:");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_doctor_system_wide)
+{
+	/* /etc/ld.so.preload in a private copy of /etc: read and judged, never written. */
+	char line[4300], etc_file[4300];
+	struct victim_opts o = { .argv = TOOL("doctor"),
+				 .env = ENV(env_library, env_no_config),
+				 .new_mount_ns = true,
+				 .etc_overlay = harness_etc_copy() };
+	struct victim_result r;
+
+	snprintf(etc_file, sizeof(etc_file), "%s/ld.so.preload", harness_etc_copy());
+	snprintf(line, sizeof(line), "%s\n", harness_library());
+	harness_write_file(etc_file, line, 0644, 0, 0);
+	RUN(&o, &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, "ok    system-wide /etc/ld.so.preload loads");
+	/* No config, so no allow-list: system-wide, nothing would be locked. */
+	ASSERT_HAS(r.out, "programs is empty");
+	victim_result_free(&r);
+
+	/* A path that does not exist: every program of the machine complains. */
+	harness_write_file(etc_file, "/nonexistent/libduende_mlock.so.1\n", 0644, 0, 0);
+	RUN(&o, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "FAIL  system-wide");
+	ASSERT_HAS(r.out, "cannot be read");
+	victim_result_free(&r);
+	unlink(etc_file);
+}
+END_TEST
+
+/* ---- check-config ---- */
+
+START_TEST(test_check_config_good)
+{
+	struct victim_result r;
+	const char *path;
+
+	tool();
+	path = write_config("good.conf",
+			    "# a comment\n"
+			    "onfault = true\n"
+			    "programs = {\"trueno-ublk\", \"/usr/sbin/nbd-server\"}\n"
+			    "log = syslog\n",
+			    0644);
+	run_tool(TOOL("check-config", path), ENV(env_library, "DUENDE_MLOCK_REQUIRED=yes"), &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, ": ok\n");
+	ASSERT_HAS(r.out, "current   = true    # default\n");
+	ASSERT_HAS(r.out, "onfault   = true    # file\n");
+	ASSERT_HAS(r.out, "required  = true    # environment DUENDE_MLOCK_REQUIRED\n");
+	ASSERT_HAS(r.out, "programs  = {\"trueno-ublk\", \"/usr/sbin/nbd-server\"}  # file");
+	ASSERT_HAS(r.out, "log       = syslog  # file\n");
+	ck_assert_str_eq(r.err, "");
+	victim_result_free(&r);
+
+	/* The default file comes from DUENDE_MLOCK_CONFIG, as in the library. */
+	run_tool(TOOL("check-config"), ENV(env_library, config_env(path)), &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, "onfault   = true    # file\n");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_check_config_default_missing)
+{
+	struct victim_result r;
+
+	run_tool(TOOL("check-config"), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, "no such file: the built-in defaults apply");
+	ASSERT_HAS(r.out, "future    = true    # default\n");
+	victim_result_free(&r);
+
+	/* Named on the command line, a missing file is an error. */
+	run_tool(TOOL("check-config", "/nonexistent/duende-mlock.conf"), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.err, "duende-mlock: Failed to open /nonexistent/duende-mlock.conf");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_check_config_errors)
+{
+	static const struct {
+		const char *name, *text;
+		unsigned mode;
+		const char *expect;
+	} cases[] = {
+		{ "bool.conf", "current = true\nfuture = maybe\n", 0644, "bool.conf:2:" },
+		{ "key.conf", "\n\nlocked = true\n", 0644, "key.conf:3:" },
+		{ "log.conf", "log = journal\n", 0644, "log.conf:1: log = 'journal'" },
+		{ "prog.conf", "programs = {\"bin/x\"}\n", 0644, "not a program name or an absolute" },
+		{ "dollar.conf", "# x\nprograms = {\"${HOME}\"}\n", 0644,
+		  "dollar.conf:2: '${' is not allowed" },
+		{ "mode.conf", "onfault = true\n", 0664, "writable by group or others (mode 0664)" },
+	};
+	struct victim_result r;
+
+	tool();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *path = write_config(cases[i].name, cases[i].text, cases[i].mode);
+
+		run_tool(TOOL("check-config", path), NULL, &r);
+		ASSERT_EXIT(&r, 1);
+		ASSERT_HAS(r.err, "duende-mlock: ");
+		ASSERT_HAS(r.err, cases[i].expect);
+		/* The library would ignore the file: the settings shown are the defaults. */
+		ASSERT_HAS(r.out, "the library ignores this file");
+		ASSERT_HAS(r.out, "onfault   = false   # default\n");
+		victim_result_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_check_config_not_root_owned)
+{
+	char path[4300];
+	struct victim_result r;
+
+	tool();
+	snprintf(path, sizeof(path), "%s/nobody.conf", harness_tmpdir());
+	harness_write_file(path, "onfault = true\n", 0644, 65534, 65534);
+	run_tool(TOOL("check-config", path), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.err, "owned by uid 65534, not root");
+	victim_result_free(&r);
+}
+END_TEST
+
+/* ---- run ---- */
+
+START_TEST(test_run_locks_victim)
+{
+	struct victim_result r;
+
+	run_tool(TOOL("run", "--", harness_victim(), "status"), NULL, &r);
+	ASSERT_HOST_RAN(&r);
+	/* Locked before the victim's own constructor ran, so before main(). */
+	ck_assert_int_ge(kv_get(r.out, "ctor_vm_lck"), HARNESS_MIB);
+	ck_assert_int_ge(kv_get(r.out, "vm_lck"), HARNESS_MIB);
+	ASSERT_HAS(r.err, "duende-mlock: victim[");
+	ASSERT_HAS(r.err, "MCL_CURRENT|MCL_FUTURE");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_onfault)
+{
+	struct victim_result r;
+
+	run_tool(TOOL("run", "--onfault", "--", harness_victim(), "onfault", "64", "8"), NULL, &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_HAS(r.err, "MCL_ONFAULT");
+	/* VmLck counts the whole mapping; only the touched part is resident. */
+	ck_assert_int_ge(kv_get(r.out, "vm_lck"), 64 * HARNESS_MIB);
+	ck_assert_int_lt(kv_get(r.out, "map_resident"), 32 * HARNESS_MIB);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_prepends_to_ld_preload)
+{
+	char lp[4300];
+	struct victim_result r;
+
+	tool();
+	/* A name ld.so cannot find only makes it warn; what matters is the order kept. */
+	run_tool(TOOL("run", "--", "/usr/bin/env"),
+		 ENV(env_library, env_no_config, "LD_PRELOAD=libother-preload.so"), &r);
+	ASSERT_EXIT(&r, 0);
+	snprintf(lp, sizeof(lp), "LD_PRELOAD=%s:libother-preload.so\n", harness_library());
+	ASSERT_HAS(r.out, lp);
+	victim_result_free(&r);
+
+	run_tool(TOOL("run", "--onfault", "--required", "--", "/usr/bin/env"), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, "DUENDE_MLOCK_ONFAULT=1\n");
+	ASSERT_HAS(r.out, "DUENDE_MLOCK_REQUIRED=1\n");
+	snprintf(lp, sizeof(lp), "LD_PRELOAD=%s\n", harness_library());
+	ASSERT_HAS(r.out, lp);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_required_denied_exits_71)
+{
+	struct victim_opts o = { .argv = TOOL("run", "--required", "--", harness_victim(), "status"),
+				 .env = ENV(env_library, env_no_config),
+				 .drop_ipc_lock = true,
+				 .set_memlock = true,
+				 .memlock = 0 };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_EXIT(&r, 71);
+	ASSERT_LACKS(r.out, "main_ran=1");
+	ASSERT_HAS(r.err, "EPERM");
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_config)
+{
+	struct victim_result r;
+	const char *path;
+
+	tool();
+	path = write_config("run-onfault.conf", "onfault = true\n", 0644);
+	run_tool(TOOL("run", "--config", path, "--", harness_victim(), "status"), NULL, &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_HAS(r.err, "MCL_ONFAULT");
+	victim_result_free(&r);
+
+	/* A file the library would ignore is refused before anything runs. */
+	path = write_config("run-bad.conf", "onfault = sometimes\n", 0644);
+	run_tool(TOOL("run", "--config", path, "--", harness_victim(), "status"), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.err, "run-bad.conf:1:");
+	ASSERT_LACKS(r.out, "main_ran");
+	victim_result_free(&r);
+
+	/* A list that does not name the program: the library would leave it alone; say so. */
+	path = write_config("run-other.conf", "programs = {\"other-daemon\"}\n", 0644);
+	run_tool(TOOL("run", "--config", path, "--", harness_victim(), "status"), NULL, &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_HAS(r.err, "is not in the config's programs list");
+	ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+	victim_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_failures)
+{
+	struct victim_result r;
+
+	run_tool(TOOL("run", "--", "/nonexistent/daemon"), NULL, &r);
+	ASSERT_EXIT(&r, 127);
+	ASSERT_HAS(r.err, "duende-mlock: Failed to execute /nonexistent/daemon");
+	victim_result_free(&r);
+
+	run_tool(TOOL("run", "--", harness_victim()),
+		 ENV("DUENDE_MLOCK_LIBRARY=/nonexistent/libduende_mlock.so.1"), &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.err, "duende-mlock: Failed to find library /nonexistent/libduende_mlock.so.1");
+	ASSERT_LACKS(r.out, "main_ran");
+	victim_result_free(&r);
+
+	/* A static program runs, unlocked, and the operator hears why. */
+	if (static_target()) {
+		run_tool(TOOL("run", "--", static_target()), NULL, &r);
+		ASSERT_EXIT(&r, 0);
+		ASSERT_HAS(r.err, "is statically linked");
+		victim_result_free(&r);
+	}
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("tool");
+	TCase *tc;
+
+#define ADD(fn)                               \
+	do {                                  \
+		tc = tcase_create(#fn);       \
+		tcase_add_test(tc, fn);       \
+		suite_add_tcase(s, tc);       \
+	} while (0)
+	ADD(test_version_and_help);
+	ADD(test_usage_errors);
+	ADD(test_status_locked_victim);
+	ADD(test_status_unlocked_victim);
+	ADD(test_status_all_must_be_locked);
+	ADD(test_status_gone_process);
+	ADD(test_status_prometheus);
+	ADD(test_doctor_dynamic_program_ok);
+	ADD(test_doctor_static_program);
+	ADD(test_doctor_missing_program);
+	ADD(test_doctor_denied);
+	ADD(test_doctor_denied_setpriv);
+	ADD(test_doctor_small_limit);
+	ADD(test_doctor_large_finite_limit_warns);
+	ADD(test_doctor_config_problems);
+	ADD(test_doctor_system_wide);
+	ADD(test_check_config_good);
+	ADD(test_check_config_default_missing);
+	ADD(test_check_config_errors);
+	ADD(test_check_config_not_root_owned);
+	ADD(test_run_locks_victim);
+	ADD(test_run_onfault);
+	ADD(test_run_prepends_to_ld_preload);
+	ADD(test_run_required_denied_exits_71);
+	ADD(test_run_config);
+	ADD(test_run_failures);
+#undef ADD
+	/* The swap cases share one swap file, switched on and off around each by the runner. */
+	tc = tcase_create("swap");
+	tcase_add_unchecked_fixture(tc, swap_setup, swap_teardown);
+	tcase_add_test(tc, test_status_unlocked_in_swap);
+	tcase_add_test(tc, test_status_locked_but_partly_in_swap);
+	suite_add_tcase(s, tc);
+	return s;
+}
