@@ -38,8 +38,9 @@ static const char doctor_usage[] =
 	"\n"
 	"Check whether PROGRAM (or a program started from this shell) could be locked now:\n"
 	"CAP_IPC_LOCK, RLIMIT_MEMLOCK against the program's size, kernel support for MCL_ONFAULT,\n"
-	"seccomp, the config file's trust and validity, /etc/ld.so.preload, and whether PROGRAM is\n"
-	"dynamically linked (a static program cannot be preloaded). Nothing is changed.\n"
+	"seccomp, the config file's trust and validity, /etc/ld.so.preload, and whether\n"
+	"PROGRAM is dynamically linked (a static program cannot be preloaded). Nothing is\n"
+	"changed.\n"
 	"\n"
 	"  -h, --help       this text\n"
 	"\n"
@@ -162,15 +163,16 @@ static void check_program(struct report *rep, struct target *t)
 		if (strstr(info.interp, "musl"))
 			finding(rep, L_WARN, "program",
 				"use LD_PRELOAD (duende-mlock run), and a library built for musl",
-				"%s uses the musl loader, which ignores /etc/ld.so.preload", t->esc);
+				"%s uses the musl loader, which ignores /etc/ld.so.preload",
+				t->esc);
 		break;
 	}
 	case TOOL_ELF_STATIC:
 		finding(rep, L_FAIL, "program",
-			"link it dynamically, or have it lock itself: link libduende_mlock and call "
-			"dmlock_lock_all() (see duende_mlock(3))",
-			"%s is statically linked: no dynamic loader runs, so neither LD_PRELOAD nor "
-			"/etc/ld.so.preload can load the library into it",
+			"link it dynamically, or have it lock itself: link libduende_mlock and "
+			"call dmlock_lock_all() (see duende_mlock(3))",
+			"%s is statically linked: no dynamic loader runs, so neither LD_PRELOAD "
+			"nor /etc/ld.so.preload can load the library into it",
 			t->esc);
 		break;
 	case TOOL_ELF_SCRIPT: {
@@ -178,8 +180,8 @@ static void check_program(struct report *rep, struct target *t)
 
 		dm_escape(interp, sizeof(interp), info.interp, PATH_MAX / 4);
 		finding(rep, L_INFO, "program", NULL,
-			"%s is a script: the interpreter %s is the process that gets locked", t->esc,
-			interp);
+			"%s is a script: the interpreter %s is the process that gets locked",
+			t->esc, interp);
 		break;
 	}
 	case TOOL_ELF_OTHER:
@@ -277,7 +279,8 @@ static void check_limits(struct report *rep, const struct target *t, const struc
 		basis = "VmSize of the running instance";
 	} else if (t->found) {
 		estimate = t->file_size > self_mem.vm_size ? t->file_size : self_mem.vm_size;
-		basis = "at least: its file size or a small program's VmSize; it grows when running";
+		basis = "at least: its file size or a small program's VmSize; it grows when "
+			"running";
 	} else {
 		estimate = self_mem.vm_size;
 		basis = "VmSize of a small program; a daemon is larger";
@@ -312,8 +315,8 @@ static void check_limits(struct report *rep, const struct target *t, const struc
 	}
 	if (s->current && estimate > limit) {
 		finding(rep, L_FAIL, "limit", dm_errno_remedy(ENOMEM),
-			"RLIMIT_MEMLOCK hard %s is below the program's size %s (%s): mlockall would "
-			"fail with ENOMEM",
+			"RLIMIT_MEMLOCK hard %s is below the program's size %s (%s): mlockall "
+			"would fail with ENOMEM",
 			hard, est, basis);
 		return;
 	}
@@ -426,7 +429,8 @@ static void check_seccomp(struct report *rep, const struct probe *p)
 	}
 	if (p->ran && p->err == ENOSYS) {
 		finding(rep, L_FAIL, "seccomp", dm_errno_remedy(ENOSYS),
-			"mlockall fails with ENOSYS here: a seccomp filter (or the kernel) denies it");
+			"mlockall fails with ENOSYS here: a seccomp filter (or the kernel) "
+			"denies it");
 		return;
 	}
 	switch (mode) {
@@ -463,8 +467,8 @@ static void check_config(struct report *rep, const struct target *t, struct dm_s
 	dm_escape(esc, sizeof(esc), path, PATH_MAX / 4);
 	r = dm_conffile_load(&f, path, &d);
 	if (r == -ENOENT) {
-		finding(rep, L_INFO, "config", NULL, "%s does not exist: the built-in defaults apply",
-			esc);
+		finding(rep, L_INFO, "config", NULL,
+			"%s does not exist: the built-in defaults apply", esc);
 	} else if (r < 0) {
 		for (unsigned i = 0; i < d.n; i++)
 			finding(rep, L_FAIL, "config",
@@ -492,7 +496,8 @@ static void check_config(struct report *rep, const struct target *t, struct dm_s
 					"%s", d.msg[i]);
 		} else {
 			finding(rep, L_OK, "config", NULL,
-				"%s is trusted (owner uid %u, mode %04o) and valid", esc, uid, mode);
+				"%s is trusted (owner uid %u, mode %04o) and valid", esc, uid,
+				mode);
 		}
 	}
 	d.n = 0;

@@ -58,7 +58,8 @@ static int inspect_elf(int fd, struct tool_elf_info *info)
 	if (!is64 && ident[EI_CLASS] != ELFCLASS32)
 		return -EBADMSG;
 	/* Only this machine's byte order can run here; anything else is not ours to judge. */
-	if (ident[EI_DATA] != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB))
+	if (ident[EI_DATA] !=
+	    (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB))
 		return -EBADMSG;
 	if (is64) {
 		r = read_at(fd, &eh, sizeof(eh), 0);

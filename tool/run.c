@@ -35,7 +35,8 @@ static int check_library(const char *lib)
 
 	dm_escape(esc, sizeof(esc), lib, PATH_MAX / 4);
 	if (strpbrk(lib, ": \t\n")) {
-		tool_error("Failed to use library %s: LD_PRELOAD cannot name a path with ':' or blanks",
+		tool_error("Failed to use library %s: LD_PRELOAD cannot name a path with ':' or "
+			   "blanks",
 			   esc);
 		return -EINVAL;
 	}

@@ -25,7 +25,8 @@ static const char status_usage[] =
 	"Usage: duende-mlock status [--json|--prometheus] [PID...|--all]\n"
 	"\n"
 	"For each process: VmLck (locked virtual memory), Locked (locked and resident, from\n"
-	"smaps_rollup), RSS, swap, whether the duende-mlock library is mapped in it, and a verdict.\n"
+	"smaps_rollup), RSS, swap, whether the duende-mlock library is mapped in it, and a\n"
+	"verdict.\n"
 	"\n"
 	"  --all            every process that has the library mapped (the default without PIDs)\n"
 	"  --json           a JSON array, one object per process\n"
@@ -212,8 +213,8 @@ static void print_text(const struct proc_info *v, size_t n)
 		       tool_human_bytes(a, sizeof(a), p->mem.vm_lck),
 		       p->have_resident ? tool_human_bytes(b, sizeof(b), p->locked_resident) : "?",
 		       tool_human_bytes(c, sizeof(c), p->mem.vm_rss),
-		       tool_human_bytes(d, sizeof(d), p->mem.vm_swap), p->shim_loaded ? "yes" : "no",
-		       verdict(p));
+		       tool_human_bytes(d, sizeof(d), p->mem.vm_swap),
+		       p->shim_loaded ? "yes" : "no", verdict(p));
 	}
 }
 
@@ -396,7 +397,7 @@ int tool_cmd_status(int argc, char **argv)
 	else if (n)
 		print_text(v, n);
 	if (n == 0) {
-		/* Nothing found is a failure for a health check: the daemon is not running locked. */
+		/* Nothing found fails a health check: the daemon is not running locked. */
 		good = false;
 		if (fmt == FMT_TEXT)
 			tool_error("no process has libduende_mlock mapped");
