@@ -42,6 +42,7 @@ struct proc_info {
 	int pid;
 	int err;               /* negative errno: the process could not be read */
 	bool have_resident;    /* smaps_rollup readable (needs ptrace read access) */
+	bool have_maps;     /* maps readable (same rule as smaps_rollup) */
 	bool shim_loaded;
 	char comm[80];         /* escaped */
 	struct dm_proc_mem mem;
@@ -147,7 +148,7 @@ static void proc_read(int pid, struct proc_info *p)
 		return;
 	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
 	p->have_resident = dm_proc_read_kb(path, "Locked", &p->locked_resident) == 0;
-	read_shim_loaded(pid, &p->shim_loaded);
+	p->have_maps = read_shim_loaded(pid, &p->shim_loaded) == 0;
 }
 
 /* --all: every process with the library mapped, except this one. */
@@ -214,7 +215,7 @@ static void print_text(const struct proc_info *v, size_t n)
 		       p->have_resident ? tool_human_bytes(b, sizeof(b), p->locked_resident) : "?",
 		       tool_human_bytes(c, sizeof(c), p->mem.vm_rss),
 		       tool_human_bytes(d, sizeof(d), p->mem.vm_swap),
-		       p->shim_loaded ? "yes" : "no", verdict(p));
+		       !p->have_maps ? "?" : p->shim_loaded ? "yes" : "no", verdict(p));
 	}
 }
 
@@ -253,7 +254,8 @@ static void print_json(const struct proc_info *v, size_t n)
 				printf("null");
 			printf(", \"rss_bytes\": %" PRIu64 ", \"swap_bytes\": %" PRIu64
 			       ", \"shim_loaded\": %s, \"locked\": %s, \"verdict\": ",
-			       p->mem.vm_rss, p->mem.vm_swap, p->shim_loaded ? "true" : "false",
+			       p->mem.vm_rss, p->mem.vm_swap,
+			       !p->have_maps ? "null" : p->shim_loaded ? "true" : "false",
 			       proc_locked(p) ? "true" : "false");
 		}
 		put_quoted(verdict(p));
@@ -297,7 +299,7 @@ static bool metric_value(const struct proc_info *p, enum metric m, uint64_t *v)
 		return true;
 	case M_SHIM:
 		*v = p->shim_loaded;
-		return true;
+		return p->have_maps;
 	case M_LOCKED_OK:
 		*v = proc_locked(p);
 		return true;
