@@ -847,6 +847,37 @@ START_TEST(test_run_failures)
 }
 END_TEST
 
+/* A setuid-root copy of the victim, run by nobody: the loader drops LD_PRELOAD paths for it. */
+START_TEST(test_run_and_doctor_warn_setuid)
+{
+	char path[4300], cmd[8700];
+	struct victim_opts o = { .set_uid = true, .uid = 65534, .gid = 65534 };
+	struct victim_result r;
+
+	tool();
+	snprintf(path, sizeof(path), "%s/victim-suid", harness_tmpdir());
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chown 0:0 '%s' && chmod 4755 '%s'",
+		 harness_victim(), path, path, path);
+	ck_assert_int_eq(system(cmd), 0);
+
+	o.argv = TOOL("run", "--", path, "status");
+	o.env = ENV(env_library, env_no_config);
+	RUN(&o, &r);
+	ck_assert_int_eq(kv_get(r.out, "main_ran"), 1);
+	ASSERT_HAS(r.err, "is setuid or setgid: the loader ignores LD_PRELOAD paths");
+	/* And the warning is true: nothing was locked. */
+	ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+	victim_result_free(&r);
+
+	o.argv = TOOL("doctor", path);
+	RUN(&o, &r);
+	ASSERT_HAS(r.out, "WARN  program");
+	ASSERT_HAS(r.out, "is setuid, setgid or has file capabilities");
+	victim_result_free(&r);
+	unlink(path);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("tool");
@@ -884,6 +915,7 @@ Suite *test_suite(void)
 	ADD(test_run_required_denied_exits_71);
 	ADD(test_run_config);
 	ADD(test_run_failures);
+	ADD(test_run_and_doctor_warn_setuid);
 #undef ADD
 	/* The swap cases share one swap file, switched on and off around each by the runner. */
 	tc = tcase_create("swap");

@@ -194,8 +194,9 @@ static void check_program(struct report *rep, struct target *t)
 		finding(rep, L_WARN, "program",
 			"list it in " LD_SO_PRELOAD " (system-wide, with programs = {...}) or "
 			"let it call dmlock_lock_all() itself",
-			"%s is setuid, setgid or has file capabilities: the loader ignores a "
-			"LD_PRELOAD path for it, and the DUENDE_MLOCK_* variables",
+			"%s is setuid, setgid or has file capabilities: started by another user "
+			"than its owner, the loader ignores LD_PRELOAD paths and the library "
+			"ignores the DUENDE_MLOCK_* variables",
 			t->esc);
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tool.h"
@@ -125,17 +126,28 @@ static void warn_if_not_listed(const struct dm_settings *s, const char *program)
 		   esc);
 }
 
-/* A static program runs unlocked whatever LD_PRELOAD says: better to hear it now. */
+/*
+ * A static program runs unlocked whatever LD_PRELOAD says, and a setuid or setgid one has the
+ * loader drop LD_PRELOAD paths (ld.so(8), secure-execution mode): better to hear it now.
+ */
 static void warn_if_unreachable(const char *program)
 {
 	struct tool_elf_info info;
 	char path[PATH_MAX], esc[PATH_MAX];
+	struct stat st;
 
 	if (tool_find_program(program, path, sizeof(path)) < 0)
 		return;
+	dm_escape(esc, sizeof(esc), path, PATH_MAX / 4);
+	/* Secure-execution applies when the exec changes the effective uid or gid. */
+	if (stat(path, &st) == 0 && (((st.st_mode & S_ISUID) && st.st_uid != getuid()) ||
+				     ((st.st_mode & S_ISGID) && st.st_gid != getgid())))
+		tool_error("warning: %s is setuid or setgid: the loader ignores LD_PRELOAD paths "
+			   "for it, so it will run unlocked (use /etc/ld.so.preload and the "
+			   "config's programs list instead)",
+			   esc);
 	if (tool_elf_inspect(path, &info) < 0 || info.kind != TOOL_ELF_STATIC)
 		return;
-	dm_escape(esc, sizeof(esc), path, PATH_MAX / 4);
 	tool_error("%s is statically linked: the library cannot be preloaded into it, it will run "
 		   "unlocked (it has to call mlockall itself)",
 		   esc);
