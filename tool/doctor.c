@@ -209,7 +209,7 @@ static void check_library(struct report *rep)
 
 	dm_escape(esc, sizeof(esc), lib, PATH_MAX / 4);
 	if (access(lib, R_OK) == 0)
-		finding(rep, L_OK, "library", NULL, "%s is installed", esc);
+		finding(rep, L_OK, "library", NULL, "%s is in place", esc);
 	else
 		finding(rep, L_FAIL, "library",
 			"install duende-mlock, or set DUENDE_MLOCK_LIBRARY to the library's path",
