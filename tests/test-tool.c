@@ -355,6 +355,41 @@ START_TEST(test_status_prometheus)
 }
 END_TEST
 
+START_TEST(test_status_escapes_names)
+{
+	/* comm is the name the program was executed as: a symlink chooses it. */
+	static const char json[] = "\"comm\": \"v\\\"q\\\\x5cb\\\\x01\"";
+	static const char prom[] = "comm=\"v\\\"q\\\\x5cb\\\\x01\"}";
+	char link[4300];
+	struct victim_result r;
+	struct bg b;
+
+	snprintf(link, sizeof(link), "%s/v\"q\\b\001", harness_tmpdir());
+	unlink(link);
+	ck_assert_int_eq(symlink(harness_victim(), link), 0);
+	bg_start(&b, (const char *const[]){ link, "sleep", "60", NULL }, true, "locked_resident");
+
+	run_tool(TOOL("status", "--json", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	/* Escaped to \xNN first, then quoted for JSON: no raw control byte or bare quote. */
+	ASSERT_HAS(r.out, json);
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--prometheus", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, prom);
+	ASSERT_LACKS(r.out, "\001");
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", b.pid_text), NULL, &r);
+	ASSERT_HAS(r.out, "v\"q\\x5cb\\x01");
+	ASSERT_LACKS(r.out, "\001");
+	victim_result_free(&r);
+	bg_stop(&b);
+	unlink(link);
+}
+END_TEST
+
 static char swap_path[4300];
 
 static void swap_setup(void)
@@ -850,7 +885,7 @@ END_TEST
 /* A setuid-root copy of the victim, run by nobody: the loader drops LD_PRELOAD paths for it. */
 START_TEST(test_run_and_doctor_warn_setuid)
 {
-	char path[4300], cmd[8700];
+	char path[4300], cmd[4 * 4300 + 4400];
 	struct victim_opts o = { .set_uid = true, .uid = 65534, .gid = 65534 };
 	struct victim_result r;
 
@@ -896,6 +931,7 @@ Suite *test_suite(void)
 	ADD(test_status_all_must_be_locked);
 	ADD(test_status_gone_process);
 	ADD(test_status_prometheus);
+	ADD(test_status_escapes_names);
 	ADD(test_doctor_dynamic_program_ok);
 	ADD(test_doctor_static_program);
 	ADD(test_doctor_missing_program);
