@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,12 +55,13 @@ static void status_from_result(struct dmlock_status *st, const struct dm_lock_re
 	};
 }
 
-static void result_from_status(struct dm_lock_result *res, const struct dmlock_status *st)
+static void result_from_status(struct dm_lock_result *res, const struct dmlock_status *st,
+			       int err)
 {
 	*res = (struct dm_lock_result){
 		.flags_requested = st->flags_requested,
 		.flags_used = st->flags_used,
-		.err = st->error,
+		.err = err,
 		.onfault_fallback = st->onfault_fallback,
 		.future_withheld = st->future_withheld,
 		.soft_raised = st->soft_limit_raised,
@@ -147,7 +149,8 @@ DM_EXPORT int dmlock_status_failure_errno(const struct dmlock_status *status)
 
 DM_EXPORT const char *dmlock_strerror(int error)
 {
-	switch (error < 0 ? -error : error) {
+	/* -INT_MIN does not exist; it falls to the default case as it is. */
+	switch (error < 0 && error != INT_MIN ? -error : error) {
 	case 0:
 		return "success";
 	case EPERM:
@@ -169,16 +172,53 @@ DM_EXPORT const char *dmlock_strerror(int error)
 	}
 }
 
+/*
+ * The errno a status stands for, from its state: a status made by hand, as the crate's tests make
+ * them ({ .state = DMLOCK_UNSUPPORTED } with no errno), must not read as "locked". -EINVAL when
+ * it is no status at all: an unknown state (a zeroed struct), or a failure without an errno.
+ */
+static int status_errno(const struct dmlock_status *st)
+{
+	switch (st->state) {
+	case DMLOCK_LOCKED:
+		return 0;
+	case DMLOCK_UNSUPPORTED:
+		return st->error ? st->error : ENOSYS;
+	case DMLOCK_FAILED:
+		return st->error > 0 ? st->error : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
 DM_EXPORT int dmlock_status_format(const struct dmlock_status *status, char *buf, size_t size)
 {
 	struct dm_lock_result res;
 	char line[DM_LOG_MAX];
 	size_t n;
+	int err;
 
 	if (!status)
 		return -EINVAL;
-	result_from_status(&res, status);
-	n = dm_status_format(line, sizeof(line), NULL, 0, &res);
+	err = status_errno(status);
+	if (err < 0)
+		return err;
+	result_from_status(&res, status, err);
+	if (err && !res.flags_requested && err != EINVAL) {
+		/*
+		 * A failure with no flags was made by hand ({ DMLOCK_FAILED, .error = ENOMEM }): the
+		 * core reads "no flags" as "nothing asked for", which only dmlock_lock_*() can know
+		 * (and then the errno is EINVAL). Say what is known, in the core's words.
+		 */
+		const char *meaning = dm_errno_meaning(err), *remedy = dm_errno_remedy(err);
+		int w = snprintf(line, sizeof(line), "not locked: mlockall failed: %s (%s)%s%s",
+				 dm_errno_name(err), meaning ? meaning : strerror(err),
+				 remedy ? "; fix: " : "", remedy ? remedy : "");
+
+		n = w < 0 ? 0 : (size_t)w < sizeof(line) ? (size_t)w : sizeof(line) - 1;
+	} else {
+		n = dm_status_format(line, sizeof(line), NULL, 0, &res);
+	}
 	if (buf && size)
 		snprintf(buf, size, "%s", line);
 	return (int)n;

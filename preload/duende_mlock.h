@@ -11,12 +11,16 @@
  *    not "locked, 0 bytes".
  *  - On kernels before 4.4, which refuse MCL_ONFAULT, the call is retried without it and
  *    status->onfault_fallback says so.
- *  - The soft RLIMIT_MEMLOCK is raised to the hard limit first when that helps.
+ *  - Without CAP_IPC_LOCK the soft RLIMIT_MEMLOCK is raised to the hard limit first (anyone may);
+ *    status->soft_limit_raised says so.
  *  - MCL_FUTURE is withheld under a finite RLIMIT_MEMLOCK without CAP_IPC_LOCK, because later
  *    mmap()/brk()/pthread_create() would fail at random places once the limit is reached;
  *    status->future_withheld says so and current pages are still locked.
  *  - A child made by fork() (or daemon()) locks itself again; the crate's locks end at fork().
  *  - EPERM means "RLIMIT_MEMLOCK is 0 and no CAP_IPC_LOCK", and the status carries the numbers.
+ *  - DMLOCK_UNSUPPORTED means mlockall(2) answered ENOSYS (a seccomp filter without @memlock, or
+ *    a kernel without it), and dmlock_status_failure_errno() returns that ENOSYS where the
+ *    crate's failure_errno() says None.
  */
 #ifndef DUENDE_MLOCK_H
 #define DUENDE_MLOCK_H
@@ -92,6 +96,10 @@ size_t dmlock_locked_bytes(void);
 /* dmlock_locked_bytes() > 0. */
 bool dmlock_is_locked(void);
 
+/*
+ * The crate's status methods. A NULL status is none of the states, 0 bytes and errno 0.
+ * bytes_locked is 0 unless DMLOCK_LOCKED; failure_errno is status->error unless DMLOCK_LOCKED.
+ */
 bool dmlock_status_is_locked(const struct dmlock_status *status);
 bool dmlock_status_is_failed(const struct dmlock_status *status);
 bool dmlock_status_is_unsupported(const struct dmlock_status *status);
@@ -107,7 +115,9 @@ const char *dmlock_strerror(int error);
 
 /*
  * Format status as one line, the same words as the shim's status line (without the
- * "duende-mlock: " prefix). Returns the length it needed, as snprintf() does.
+ * "duende-mlock: " prefix). Returns the length it needed, as snprintf() does, or -EINVAL (buf
+ * untouched) when status is NULL or no status at all: a state other than the three, or
+ * DMLOCK_FAILED without an errno. A status made by hand needs only state and error.
  */
 int dmlock_status_format(const struct dmlock_status *status, char *buf, size_t size);
 
