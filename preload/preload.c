@@ -169,7 +169,12 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
 static void start(void)
 {
 	struct dm_settings s;
-	struct dm_conffile file = { .text = NULL };
+	/*
+	 * No initializers that zero these big structs: each page of stack the constructor touches is
+	 * a page fault in every process, locked or not (scripts/bench counts them). load() sets
+	 * what it needs; step 1 needs only the allow-list, which the parser clears itself.
+	 */
+	struct dm_conffile file;
 	struct dm_self self;
 	struct dm_diag diag;
 	enum dm_log_target target;
@@ -178,9 +183,10 @@ static void start(void)
 	int r;
 
 	diag.n = diag.dropped = 0;
+	file.text = NULL;
+	file.len = 0;
 	dm_self_init(&self);
 	preload = named_in_ld_preload();
-	dm_settings_default(&s);
 
 	/* 1. The allow-list from the environment decides alone when it is set and valid. */
 	env_list = secure_getenv(dm_env_names[DM_KEY_PROGRAMS]);
