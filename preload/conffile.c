@@ -172,16 +172,29 @@ static bool is_name_char(char c)
 }
 
 /*
+ * A byte of an unquoted string in libconfuse's lexer (src/lexer.l): its rule admits every byte
+ * but blanks, CR, LF and  # " ' = { } ( ) + , *  -- a lone '/' included, so "//" can stand
+ * inside a string.
+ */
+static bool is_unquoted_char(char c)
+{
+	return c != '\0' && !strchr(" #\"'\t\n\r={}()+,*", c);
+}
+
+/*
  * Does name stand in text as a whole word outside comments? Comments are found the way
- * libconfuse's lexer finds them (src/lexer.l): '#', '//' and '/' '*' outside quotes, where an
- * unquoted string can contain neither '#' nor '*' nor '//'. A string value that equals name, or a
- * path that ends in "/name", shows name bounded by a quote, a delimiter or '/', so a miss here
- * proves no entry names the program. Doubt (an unterminated quote) only makes more hits.
+ * libconfuse's flex lexer finds them (src/lexer.l): '#' always starts one outside quotes, but
+ * '//' and '/' '*' only at the start of a token, and '//' only when the unquoted-string rule would
+ * not match longer there (flex takes the longest match: "//usr/sbin/x" is a string, "// x" a
+ * comment). Inside a token, '/' is part of the string. A string value that equals name, or a path
+ * that ends in "/name", shows name bounded by a quote, a delimiter or '/', so a miss here proves
+ * no entry names the program. Doubt (an unterminated quote) only makes more hits.
  */
 static bool names_word(const char *text, size_t len, const char *name)
 {
 	size_t nlen = strlen(name);
 	enum { CODE, DQUOTE, SQUOTE, LINE, BLOCK } st = CODE;
+	bool in_token = false; /* the previous byte, in CODE, belongs to an unquoted string */
 
 	if (nlen == 0)
 		return false;
@@ -212,23 +225,38 @@ static bool names_word(const char *text, size_t len, const char *name)
 			}
 			break;
 		case CODE:
-			if (c == '#' || (c == '/' && next == '/')) {
+			if (c == '#') {
 				st = LINE;
+				in_token = false;
 				continue;
 			}
-			if (c == '/' && next == '*') {
+			if (!in_token && c == '/' && next == '*') {
 				st = BLOCK;
 				i++;
 				continue;
 			}
+			if (!in_token && c == '/' && next == '/') {
+				size_t k = i;
+
+				while (k < len && text[k] == '/')
+					k++;
+				if (k == len || !is_unquoted_char(text[k])) {
+					st = LINE;
+					continue;
+				}
+				/* Otherwise the string rule matches longer: a string token. */
+			}
 			if (c == '"') {
 				st = DQUOTE;
+				in_token = false;
 				continue;
 			}
 			if (c == '\'') {
 				st = SQUOTE;
+				in_token = false;
 				continue;
 			}
+			in_token = is_unquoted_char(c);
 			break;
 		}
 		if (c == name[0] && len - i >= nlen && memcmp(text + i, name, nlen) == 0 &&
@@ -391,7 +419,7 @@ static int parse_with(const struct confuse_api *api, const char *name, const cha
 		CFG_END(),
 	};
 	cfg_t *cfg;
-	unsigned n;
+	unsigned n, diags = d ? d->n + d->dropped : 0;
 	int r;
 
 	cfg = api->init(opts, CFGF_NONE);
@@ -409,6 +437,15 @@ static int parse_with(const struct confuse_api *api, const char *name, const cha
 
 	r = api->parse_buf(cfg, text);
 	if (r != CFG_SUCCESS) {
+		/*
+		 * libconfuse 3.3 fails some files without calling the error function: a quoted string
+		 * where a key belongs ('"" x') is one (found by fuzz/fuzz-config). The file is still
+		 * ignored as a whole, so the operator must still hear why.
+		 */
+		if (d && d->n + d->dropped == diags)
+			dm_diag_add(d, "%s: libconfuse rejected the file without a reason (a key must be "
+				       "an unquoted name), ignoring it",
+				    name);
 		r = -EINVAL;
 		goto out;
 	}
