@@ -173,6 +173,8 @@ struct dm_lock_result {
 	bool onfault_fallback; /* kernel refused MCL_ONFAULT (before 4.4); retried without */
 	bool future_withheld;  /* MCL_FUTURE left out: finite limit and no CAP_IPC_LOCK */
 	bool soft_raised;      /* soft RLIMIT_MEMLOCK raised to the hard limit */
+	bool limit_lifted;     /* RLIMIT_MEMLOCK set to unlimited (CAP_SYS_RESOURCE held) */
+	bool future_needs_cap; /* MCL_FUTURE kept under a finite limit on CAP_IPC_LOCK alone */
 	bool cap_ipc_lock;     /* CAP_IPC_LOCK effective in the initial user namespace */
 	struct rlimit limit;   /* RLIMIT_MEMLOCK as it was when mlockall ran */
 	struct dm_proc_mem mem; /* read after the call */

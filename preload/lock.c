@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -23,36 +24,19 @@ static volatile bool onfault_works = true;
 
 /*
  * The kernel checks CAP_IPC_LOCK with capable(), against the initial user namespace. Inside a
- * user namespace (rootless containers) CapEff may show the bit while it means nothing for mlock,
- * so the bit only counts where uid 0 maps to uid 0 over the whole range.
+ * user namespace (rootless containers) CapEff may show the bit while it means nothing for mlock.
+ * The initial user namespace has a fixed inode number (PROC_USER_INIT_INO in
+ * include/linux/proc_ns.h), which a namespace created later can never have, whatever its uid map.
  */
+#define PROC_USER_INIT_INO 0xEFFFFFFDU
+
 static bool in_initial_userns(void)
 {
-	static const char full[] = "0 0 4294967295";
-	char buf[128], *p = buf, *q = buf;
-	ssize_t n;
-	int fd;
+	struct stat st;
 
-	fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return true; /* no user namespaces in this kernel */
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	/* Squeeze runs of blanks to compare against the canonical form. */
-	for (; *p; p++) {
-		if (*p == ' ' || *p == '\t') {
-			if (q > buf && q[-1] != ' ')
-				*q++ = ' ';
-		} else if (*p != '\n') {
-			*q++ = *p;
-		}
-	}
-	*q = '\0';
-	p = buf[0] == ' ' ? buf + 1 : buf;
-	return strcmp(p, full) == 0;
+	if (stat("/proc/self/ns/user", &st) < 0)
+		return errno == ENOENT; /* a kernel without user namespaces */
+	return st.st_ino == PROC_USER_INIT_INO;
 }
 
 bool dm_has_ipc_lock(void)
@@ -124,6 +108,20 @@ int dm_lock(const struct dm_lock_request *req, struct dm_lock_result *res)
 
 	res->cap_ipc_lock = dm_has_ipc_lock();
 	getrlimit(RLIMIT_MEMLOCK, &res->limit);
+	/*
+	 * MCL_FUTURE under a finite limit is safe only while the process keeps CAP_IPC_LOCK; a daemon
+	 * that drops privileges later would then fail its next mappings at the limit. Lifting the
+	 * limit altogether removes the hazard, and succeeds where CAP_SYS_RESOURCE is held (most
+	 * root daemons).
+	 */
+	if ((flags & MCL_FUTURE) && res->limit.rlim_cur != RLIM_INFINITY) {
+		struct rlimit inf = { RLIM_INFINITY, RLIM_INFINITY };
+
+		if (setrlimit(RLIMIT_MEMLOCK, &inf) == 0) {
+			res->limit = inf;
+			res->limit_lifted = true;
+		}
+	}
 	/* Without CAP_IPC_LOCK the soft limit is what counts; raising it to the hard limit is
 	 * allowed to anyone and costs nothing. */
 	if (!res->cap_ipc_lock && res->limit.rlim_cur < res->limit.rlim_max) {
@@ -140,14 +138,20 @@ int dm_lock(const struct dm_lock_request *req, struct dm_lock_result *res)
 	 * gamble: once locked_vm reaches the limit, mmap() fails with EAGAIN, brk() fails,
 	 * pthread_create() fails for its 8 MiB stack and stack growth ends in SIGSEGV, at a place the
 	 * program does not expect. Locking what exists now is safe; the later failures are not, so
-	 * MCL_FUTURE is withheld and the status line says so.
+	 * MCL_FUTURE is withheld and the status line says so. With CAP_IPC_LOCK it is kept (the
+	 * limit does not apply), and the status line warns that dropping the capability would
+	 * bring the limit back.
 	 */
-	if ((flags & MCL_FUTURE) && !res->cap_ipc_lock && res->limit.rlim_cur != RLIM_INFINITY) {
-		flags &= ~MCL_FUTURE;
-		res->future_withheld = true;
-		if (!(flags & MCL_CURRENT)) {
-			res->err = ENOMEM;
-			goto out;
+	if ((flags & MCL_FUTURE) && res->limit.rlim_cur != RLIM_INFINITY) {
+		if (res->cap_ipc_lock) {
+			res->future_needs_cap = true;
+		} else {
+			flags &= ~MCL_FUTURE;
+			res->future_withheld = true;
+			if (!(flags & MCL_CURRENT)) {
+				res->err = ENOMEM;
+				goto out;
+			}
 		}
 	}
 

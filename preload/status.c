@@ -190,6 +190,13 @@ size_t dm_status_format(char *buf, size_t size, const char *program, pid_t pid,
 			" limit; later memory is not locked (LimitMEMLOCK=infinity or CAP_IPC_LOCK"
 			" locks it too)",
 		    soft, hard);
+	if (res->future_needs_cap && !res->err)
+		put(&o, "; MCL_FUTURE relies on CAP_IPC_LOCK: RLIMIT_MEMLOCK is finite (soft %s bytes),"
+			" so if the program drops CAP_IPC_LOCK later its new mappings fail at that limit"
+			" (LimitMEMLOCK=infinity avoids it)",
+		    soft);
+	if (res->limit_lifted && !res->err)
+		put(&o, "; RLIMIT_MEMLOCK lifted to unlimited");
 	if (res->onfault_fallback)
 		put(&o, "; MCL_ONFAULT refused by this kernel (before 4.4), retried without it");
 	if (res->soft_raised)

@@ -76,6 +76,16 @@ bool harness_is_root(void)
 	return (d[0].effective & (1u << CAP_IPC_LOCK)) && (d[0].effective & (1u << CAP_SYS_ADMIN));
 }
 
+bool harness_has_sys_resource(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return d[0].effective & (1u << CAP_SYS_RESOURCE);
+}
+
 bool harness_in_ci(void)
 {
 	const char *ci = getenv("CI");

@@ -86,6 +86,8 @@ enum {
 };
 
 bool harness_is_root(void);
+/* Does the test process hold CAP_SYS_RESOURCE (it may raise hard limits)? */
+bool harness_has_sys_resource(void);
 /* CI=true: the CI machine is root and can swap, so nothing may be skipped there. */
 bool harness_in_ci(void);
 

@@ -40,3 +40,13 @@ static inline int count_of(const char *text, const char *needle)
 		n++;
 	return n;
 }
+
+/* The status line's flags are exactly these: "flags X" ends the line or a ';' follows. */
+#define ASSERT_FLAGS(text, flags)                                                           \
+	do {                                                                                \
+		const char *f_ = strstr((text), "flags " flags);                            \
+		ck_assert_msg(f_, "expected 'flags %s' in:\n%s", flags, (text));             \
+		f_ += strlen("flags " flags);                                               \
+		ck_assert_msg(*f_ == '\n' || *f_ == ';', "flags are not exactly '%s' in:\n%s", \
+			      flags, (text));                                               \
+	} while (0)

@@ -53,7 +53,7 @@ START_TEST(test_default_locks_before_main)
 	ck_assert_int_ge(kv_get(r.out, "vm_lck") + 64 * HARNESS_KIB, kv_get(r.out, "vm_rss"));
 	ASSERT_HAS(r.err, "duende-mlock: victim[");
 	ASSERT_HAS(r.err, "locked ");
-	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE\n");
+	ASSERT_FLAGS(r.err, "MCL_CURRENT|MCL_FUTURE");
 	/* One status line, nothing on stdout from the library. */
 	ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
 	ASSERT_LACKS(r.out, "duende-mlock");
@@ -194,6 +194,31 @@ START_TEST(test_future_withheld_under_finite_limit)
 }
 END_TEST
 
+/*
+ * With CAP_IPC_LOCK under a finite limit, MCL_FUTURE is kept, and the line warns that dropping the
+ * capability would bring the limit back; where CAP_SYS_RESOURCE is held the limit is lifted.
+ */
+START_TEST(test_future_kept_on_capability_under_finite_limit)
+{
+	struct victim_opts o = { .argv = VICTIM("map", "32"),
+				 .preload = true,
+				 .set_memlock = true,
+				 .memlock = 8 * HARNESS_MIB };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_ge(kv_get(r.out, "vm_lck"), 32 * HARNESS_MIB);
+	ASSERT_FLAGS(r.err, "MCL_CURRENT|MCL_FUTURE");
+	if (harness_has_sys_resource())
+		ASSERT_HAS(r.err, "; RLIMIT_MEMLOCK lifted to unlimited");
+	else
+		ASSERT_HAS(r.err, "; MCL_FUTURE relies on CAP_IPC_LOCK: RLIMIT_MEMLOCK is finite "
+				  "(soft 8388608 bytes)");
+	victim_result_free(&r);
+}
+END_TEST
+
 /* A seccomp filter answers MCL_ONFAULT with EINVAL, as kernels before 4.4 do. */
 START_TEST(test_onfault_refused_retried_without)
 {
@@ -207,8 +232,8 @@ START_TEST(test_onfault_refused_retried_without)
 	RUN(&o, &r);
 	ASSERT_HOST_RAN(&r);
 	ck_assert_int_ge(kv_get(r.out, "vm_lck"), 8 * HARNESS_MIB);
-	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE; MCL_ONFAULT refused by this kernel "
-			  "(before 4.4), retried without it\n");
+	ASSERT_FLAGS(r.err, "MCL_CURRENT|MCL_FUTURE");
+	ASSERT_HAS(r.err, "; MCL_ONFAULT refused by this kernel (before 4.4), retried without it\n");
 	victim_result_free(&r);
 }
 END_TEST
@@ -263,14 +288,14 @@ START_TEST(test_precedence_defaults_file_env)
 	o.env = ENV(cfg);
 	RUN(&o, &r);
 	ASSERT_HOST_RAN(&r);
-	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_ONFAULT\n");
+	ASSERT_FLAGS(r.err, "MCL_CURRENT|MCL_ONFAULT");
 	victim_result_free(&r);
 
 	/* Environment over file: future back on. */
 	o.env = ENV(cfg, "DUENDE_MLOCK_FUTURE=on");
 	RUN(&o, &r);
 	ASSERT_HOST_RAN(&r);
-	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT\n");
+	ASSERT_FLAGS(r.err, "MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT");
 	victim_result_free(&r);
 }
 END_TEST
@@ -334,7 +359,7 @@ START_TEST(test_broken_file_reported_with_line_and_ignored)
 	ASSERT_HAS(r.err, where);
 	ASSERT_HAS(r.err, "current");
 	/* Ignored as a whole: future = false on line 1 did not apply either. */
-	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE\n");
+	ASSERT_FLAGS(r.err, "MCL_CURRENT|MCL_FUTURE");
 	ck_assert_int_gt(kv_get(r.out, "vm_lck"), 0);
 	victim_result_free(&r);
 }
@@ -352,7 +377,7 @@ START_TEST(test_environment_expansion_refused)
 	ASSERT_HOST_RAN(&r);
 	ASSERT_HAS(r.err, "dollar.conf:2: '${' is not allowed");
 	/* Not expanded: log = none would have silenced the status line. */
-	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE\n");
+	ASSERT_FLAGS(r.err, "MCL_CURRENT|MCL_FUTURE");
 	victim_result_free(&r);
 }
 END_TEST
@@ -368,7 +393,7 @@ START_TEST(test_bad_environment_value_named_and_ignored)
 	ASSERT_HOST_RAN(&r);
 	ASSERT_HAS(r.err, "DUENDE_MLOCK_FUTURE='maybe': not a boolean");
 	ASSERT_HAS(r.err, "DUENDE_MLOCK_LOG='loud': not a log target");
-	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE\n");
+	ASSERT_FLAGS(r.err, "MCL_CURRENT|MCL_FUTURE");
 	victim_result_free(&r);
 }
 END_TEST
@@ -401,7 +426,7 @@ START_TEST(test_untrusted_file_ignored_with_reason)
 	RUN(&o, &r);
 	ASSERT_HOST_RAN(&r);
 	ASSERT_HAS(r.err, "writable by group or others (mode 0666), ignoring it");
-	ASSERT_HAS(r.err, "flags MCL_CURRENT|MCL_FUTURE\n");
+	ASSERT_FLAGS(r.err, "MCL_CURRENT|MCL_FUTURE");
 	victim_result_free(&r);
 }
 END_TEST
@@ -586,6 +611,7 @@ Suite *test_suite(void)
 		T(test_required_failure_exits_before_main),
 		T(test_required_success_runs_host),
 		T(test_future_withheld_under_finite_limit),
+		T(test_future_kept_on_capability_under_finite_limit),
 		T(test_onfault_refused_retried_without),
 		T(test_mlockall_filtered_out),
 		T(test_soft_limit_raised_to_hard),
