@@ -201,7 +201,11 @@ int dm_programs_parse_list(struct dm_settings *s, const char *csv, struct dm_dia
 
 void dm_self_init(struct dm_self *self)
 {
-	self->execfn = (const char *)getauxval(AT_EXECFN);
+	/*
+	 * AT_EXECFN is the path the caller passed to execve(): a symlink of any name can point at a
+	 * setuid program. In secure-execution mode only the executable the kernel opened counts.
+	 */
+	self->execfn = getauxval(AT_SECURE) ? NULL : (const char *)getauxval(AT_EXECFN);
 	self->exe_tried = false;
 	self->exe[0] = '\0';
 }

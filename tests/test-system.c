@@ -305,6 +305,24 @@ START_TEST(test_setuid_ignores_environment)
 	victim_result_free(&r);
 	free(log);
 
+	/* A symlink cannot lend the setuid copy a listed name: the kernel's executable counts. */
+	{
+		char link[4300];
+
+		snprintf(link, sizeof(link), "%s/lockme", harness_tmpdir());
+		unlink(link);
+		ck_assert_int_eq(symlink(suid, link), 0);
+		appliance("programs = {\"lockme\"}\n", 0644, 0);
+		o.argv = (const char *const[]){ link, "status", NULL };
+		o.env = NULL;
+		log = run_logged(&o, &r);
+		ASSERT_HOST_RAN(&r);
+		ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+		ck_assert_str_eq(log, "");
+		victim_result_free(&r);
+		free(log);
+	}
+
 	/* And root's config does reach the setuid copy. */
 	appliance("programs = {\"victim-suid\"}\n", 0644, 0);
 	o.argv = (const char *const[]){ suid, "status", NULL };
