@@ -166,25 +166,68 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
 	}
 }
 
-static void start(void)
+/*
+ * Steps 2 and 3: the config file, then the full settings. Out of line, so that the file buffer
+ * and the diagnostics (7 KiB) are on the stack only of processes that get this far: every page
+ * of stack the constructor reaches below what ld.so already touched is one more page fault in
+ * every process the library loads into (scripts/bench counts them).
+ */
+static __attribute__((noinline)) void decide_with_file(struct dm_settings *s,
+							struct dm_self *self, bool preload,
+							bool from_env)
 {
-	struct dm_settings s;
-	/*
-	 * No initializers that zero these big structs: each page of stack the constructor touches is
-	 * a page fault in every process, locked or not (scripts/bench counts them). load() sets
-	 * what it needs; step 1 needs only the allow-list, which the parser clears itself.
-	 */
 	struct dm_conffile file;
-	struct dm_self self;
 	struct dm_diag diag;
 	enum dm_log_target target;
-	const char *env_list;
-	bool preload, from_env = false;
 	int r;
 
 	diag.n = diag.dropped = 0;
-	file.text = NULL;
-	file.len = 0;
+	/* 2. The config file. */
+	r = dm_conffile_load(&file, dm_config_path(), &diag);
+	if (r == -ENOENT && !preload && !from_env)
+		return; /* system-wide, no file, no list: nothing to do */
+	if (r == 0 && !preload && !from_env && dm_conffile_cannot_name(&file, self)) {
+		dm_conffile_release(&file);
+		return; /* system-wide and the file's list cannot name us: the common case */
+	}
+
+	/* 3. Full settings: defaults < file < environment. */
+	dm_settings_default(s);
+	if (r == 0)
+		dm_conffile_apply(&file, s, &diag);
+	dm_conffile_release(&file);
+	dm_settings_from_env(s, &diag);
+
+	target = s->log != DM_LOG_DEFAULT ? s->log : preload ? DM_LOG_STDERR : DM_LOG_SYSLOG;
+	if (s->n_programs ? !dm_programs_match(s, self) : !preload) {
+		/*
+		 * Not ours. Problems are still worth a word in system-wide mode when there is no
+		 * usable allow-list at all (a broken or untrusted file): otherwise the operator never
+		 * learns why the listed daemon runs unlocked.
+		 */
+		if (!preload && !s->n_programs)
+			log_diags(target, &diag);
+		return;
+	}
+	log_diags(target, &diag);
+	if (another_copy_acts())
+		return;
+	if (!s->propagate)
+		drop_from_ld_preload();
+	lock_and_report(s, target, self);
+}
+
+static void start(void)
+{
+	/*
+	 * No initializer zeroes the settings here: step 1 needs only the allow-list, which the
+	 * parser clears itself, and step 3 sets the defaults.
+	 */
+	struct dm_settings s;
+	struct dm_self self;
+	const char *env_list;
+	bool preload, from_env = false;
+
 	dm_self_init(&self);
 	preload = named_in_ld_preload();
 
@@ -195,40 +238,7 @@ static void start(void)
 		if (s.n_programs ? !dm_programs_match(&s, &self) : !preload)
 			return;
 	}
-
-	/* 2. The config file. */
-	r = dm_conffile_load(&file, dm_config_path(), &diag);
-	if (r == -ENOENT && !preload && !from_env)
-		return; /* system-wide, no file, no list: nothing to do */
-	if (r == 0 && !preload && !from_env && dm_conffile_cannot_name(&file, &self)) {
-		dm_conffile_release(&file);
-		return; /* system-wide and the file's list cannot name us: the common case */
-	}
-
-	/* 3. Full settings: defaults < file < environment. */
-	dm_settings_default(&s);
-	if (r == 0)
-		dm_conffile_apply(&file, &s, &diag);
-	dm_conffile_release(&file);
-	dm_settings_from_env(&s, &diag);
-
-	target = s.log != DM_LOG_DEFAULT ? s.log : preload ? DM_LOG_STDERR : DM_LOG_SYSLOG;
-	if (s.n_programs ? !dm_programs_match(&s, &self) : !preload) {
-		/*
-		 * Not ours. Problems are still worth a word in system-wide mode when there is no
-		 * usable allow-list at all (a broken or untrusted file): otherwise the operator never
-		 * learns why the listed daemon runs unlocked.
-		 */
-		if (!preload && !s.n_programs)
-			log_diags(target, &diag);
-		return;
-	}
-	log_diags(target, &diag);
-	if (another_copy_acts())
-		return;
-	if (!s.propagate)
-		drop_from_ld_preload();
-	lock_and_report(&s, target, &self);
+	decide_with_file(&s, &self, preload, from_env);
 }
 
 __attribute__((constructor)) static void duende_mlock_init(void)
