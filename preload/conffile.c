@@ -29,7 +29,8 @@ const char *dm_config_path(void)
 
 void dm_conffile_release(struct dm_conffile *f)
 {
-	free(f->text);
+	if (f->text != f->inline_text)
+		free(f->text);
 	f->text = NULL;
 	f->len = 0;
 }
@@ -66,6 +67,10 @@ static int refuse_expansion(const char *name, const char *text, size_t len, stru
 	return 0;
 }
 
+/*
+ * Read up to cap bytes. A regular file's read() comes back short only at its end, so a short read
+ * ends the loop without the extra read() that would return 0.
+ */
 static int read_all(int fd, char *buf, size_t cap, size_t *len)
 {
 	size_t got = 0;
@@ -81,6 +86,8 @@ static int read_all(int fd, char *buf, size_t cap, size_t *len)
 		if (n == 0)
 			break;
 		got += (size_t)n;
+		if ((size_t)n < cap - (got - (size_t)n))
+			break;
 	}
 	*len = got;
 	return 0;
@@ -89,11 +96,12 @@ static int read_all(int fd, char *buf, size_t cap, size_t *len)
 int dm_conffile_load(struct dm_conffile *f, const char *path, struct dm_diag *d)
 {
 	struct stat st;
-	size_t len = 0;
-	int fd, r;
+	size_t len = 0, size;
+	int fd, r, verdict;
 
 	f->text = NULL;
 	f->len = 0;
+	f->trusted = false;
 	if (strlen(path) >= sizeof(f->path)) {
 		dm_diag_add(d, "config path too long, ignoring it");
 		return -ENAMETOOLONG;
@@ -122,29 +130,38 @@ int dm_conffile_load(struct dm_conffile *f, const char *path, struct dm_diag *d)
 		dm_diag_add(d, "%s: not a regular file, ignoring it", path);
 		goto out;
 	}
-	/*
-	 * A file the process's own (real) user owns is trusted only outside secure-execution: that
-	 * user could set the environment anyway. A setuid program trusts root's files alone.
-	 */
-	if (st.st_uid != 0 && (getauxval(AT_SECURE) || st.st_uid != getuid())) {
-		dm_diag_add(d, "%s: owned by uid %u, not root, ignoring it", path,
-			    (unsigned)st.st_uid);
-		goto out;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		dm_diag_add(d, "%s: writable by group or others (mode %04o), ignoring it", path,
-			    (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
 	if (st.st_size > DM_CONFIG_MAX_BYTES) {
 		dm_diag_add(d, "%s: larger than %d bytes, ignoring it", path, DM_CONFIG_MAX_BYTES);
 		goto out;
 	}
-	f->text = malloc((size_t)st.st_size + 2);
-	if (!f->text) {
-		r = -ENOMEM;
-		dm_diag_add(d, "%s: out of memory, ignoring it", path);
+	/*
+	 * A file the process's own (real) user owns is trusted only outside secure-execution: that
+	 * user could set the environment anyway. A setuid program trusts root's files alone. An
+	 * untrusted file is still read, into the inline buffer only: its text may decide whether
+	 * this process says anything about it, never what is locked.
+	 */
+	verdict = 0;
+	if (st.st_uid != 0 && (getauxval(AT_SECURE) || st.st_uid != getuid())) {
+		dm_diag_add(d, "%s: owned by uid %u, not root, ignoring it", path,
+			    (unsigned)st.st_uid);
+		verdict = -EPERM;
+	} else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		dm_diag_add(d, "%s: writable by group or others (mode %04o), ignoring it", path,
+			    (unsigned)(st.st_mode & 07777));
+		verdict = -EPERM;
+	}
+	size = (size_t)st.st_size + 2;
+	if (size <= sizeof(f->inline_text)) {
+		f->text = f->inline_text;
+	} else if (verdict < 0) {
 		goto out;
+	} else {
+		f->text = malloc(size);
+		if (!f->text) {
+			r = -ENOMEM;
+			dm_diag_add(d, "%s: out of memory, ignoring it", path);
+			goto out;
+		}
 	}
 	/* Read one byte past the size: the file may have grown since fstat(). */
 	r = read_all(fd, f->text, (size_t)st.st_size + 1, &len);
@@ -160,6 +177,8 @@ int dm_conffile_load(struct dm_conffile *f, const char *path, struct dm_diag *d)
 	}
 	f->text[len] = '\0';
 	f->len = len;
+	f->trusted = verdict == 0;
+	r = verdict;
 out:
 	close(fd);
 	return r;
@@ -188,7 +207,8 @@ static bool is_unquoted_char(char c)
  * not match longer there (flex takes the longest match: "//usr/sbin/x" is a string, "// x" a
  * comment). Inside a token, '/' is part of the string. A string value that equals name, or a path
  * that ends in "/name", shows name bounded by a quote, a delimiter or '/', so a miss here proves
- * no entry names the program. Doubt (an unterminated quote) only makes more hits.
+ * no entry names the program. Doubt (an unterminated quote, an escape inside quotes) counts as a
+ * hit; a backslash in a comment or an unquoted string is a plain byte to libconfuse too.
  */
 static bool names_word(const char *text, size_t len, const char *name)
 {
@@ -217,12 +237,17 @@ static bool names_word(const char *text, size_t len, const char *name)
 				st = CODE;
 				continue;
 			}
+			/* An escape could spell the name from other bytes: assume it does. */
+			if (c == '\\')
+				return true;
 			break;
 		case SQUOTE:
 			if (c == '\'') {
 				st = CODE;
 				continue;
 			}
+			if (c == '\\')
+				return true;
 			break;
 		case CODE:
 			if (c == '#') {
@@ -278,9 +303,6 @@ bool dm_conffile_cannot_name(const struct dm_conffile *f, struct dm_self *self)
 {
 	const char *exe;
 
-	/* Escapes in quoted strings could spell a name that is not in the text literally. */
-	if (memchr(f->text, '\\', f->len))
-		return false;
 	if (self->execfn && names_word(f->text, f->len, base_of(self->execfn)))
 		return false;
 	exe = dm_self_exe(self);

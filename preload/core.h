@@ -116,7 +116,10 @@ DM_HIDDEN const char *dm_self_name(struct dm_self *self);
 struct dm_conffile {
 	char path[PATH_MAX];
 	size_t len;
-	char *text; /* NUL-terminated, malloc()ed; NULL when not loaded */
+	char *text; /* NUL-terminated; NULL when not loaded */
+	bool trusted;
+	/* Most config files fit here: no malloc() in a host the library will not lock. */
+	char inline_text[8192];
 };
 
 /* The config file path: DUENDE_MLOCK_CONFIG (outside secure-execution) or the built-in one. */
@@ -124,14 +127,17 @@ DM_HIDDEN const char *dm_config_path(void);
 /*
  * Open and read a config file the careful way: no symlink, regular file, owned by root (or by the
  * real user, outside secure-execution), not writable by group or others, at most
- * DM_CONFIG_MAX_BYTES. -ENOENT when missing; other errors come with a reason in d.
+ * DM_CONFIG_MAX_BYTES. -ENOENT when missing; other errors come with a reason in d. A regular file
+ * that fails only the owner or mode check returns -EPERM with its text loaded (trusted = false),
+ * so system-wide mode can stay silent in the processes it could not name anyway.
  */
 DM_HIDDEN int dm_conffile_load(struct dm_conffile *f, const char *path, struct dm_diag *d);
 DM_HIDDEN void dm_conffile_release(struct dm_conffile *f);
 /*
  * The cheap test for system-wide mode: true when no entry of the file's allow-list can name this
- * program, decided without libconfuse. Sound because names are matched literally and the text has no
- * escapes: an entry naming the program contains its base name.
+ * program, decided without libconfuse. Sound because names are matched literally: an entry naming
+ * the program shows its base name as a word outside comments, unless an escape inside quotes
+ * spells it, and an escape inside quotes counts as naming it.
  */
 DM_HIDDEN bool dm_conffile_cannot_name(const struct dm_conffile *f, struct dm_self *self);
 /*

@@ -186,9 +186,15 @@ static __attribute__((noinline)) void decide_with_file(struct dm_settings *s,
 	r = dm_conffile_load(&file, dm_config_path(), &diag);
 	if (r == -ENOENT && !preload && !from_env)
 		return; /* system-wide, no file, no list: nothing to do */
-	if (r == 0 && !preload && !from_env && dm_conffile_cannot_name(&file, self)) {
+	/*
+	 * System-wide and the file's list cannot name us: the common case. An untrusted file whose
+	 * text could not name us either stays unmentioned here, or every process on the machine
+	 * would log it; the processes it may concern say it.
+	 */
+	if ((r == 0 || r == -EPERM) && file.text && !preload && !from_env &&
+	    dm_conffile_cannot_name(&file, self)) {
 		dm_conffile_release(&file);
-		return; /* system-wide and the file's list cannot name us: the common case */
+		return;
 	}
 
 	/* 3. Full settings: defaults < file < environment. */
@@ -209,9 +215,10 @@ static __attribute__((noinline)) void decide_with_file(struct dm_settings *s,
 			log_diags(target, &diag);
 		return;
 	}
-	log_diags(target, &diag);
+	/* A second copy of the library steps aside before it says anything. */
 	if (another_copy_acts())
 		return;
+	log_diags(target, &diag);
 	if (!s->propagate)
 		drop_from_ld_preload();
 	lock_and_report(s, target, self);

@@ -158,6 +158,9 @@ START_TEST(test_prescan)
 	ck_assert(cannot_name("# sshd is not here\nprograms = {\"trueno-ublk\"}", "/usr/sbin/sshd"));
 	ck_assert(cannot_name("// sshd\n/* sshd */ programs = {sshd2, xsshd}", "/usr/sbin/sshd"));
 	ck_assert(cannot_name("programs = {\"/opt/sshd-x\"}", "/usr/sbin/sshd"));
+	/* A backslash is a plain byte in comments and unquoted strings, for libconfuse too. */
+	ck_assert(cannot_name("# see C:\\path\nprograms = {a\\b}", "/usr/sbin/sshd"));
+	ck_assert(!cannot_name("programs = {'ss\\hd'}", "/usr/sbin/sshd"));
 	/* A quote inside a comment does not open a string. */
 	ck_assert(cannot_name("# don't\nprograms = {a}", "/bin/t"));
 }

@@ -165,6 +165,25 @@ START_TEST(test_config_group_writable)
 }
 END_TEST
 
+/* An untrusted file that could not name this program is no business of this process. */
+START_TEST(test_untrusted_config_silent_where_it_cannot_concern)
+{
+	struct victim_opts o;
+	struct victim_result r;
+	char *log;
+
+	appliance("# a comment that mentions the victim\nprograms = {\"trueno-ublk\"}\n", 0664, 0);
+	o = on_appliance(VICTIM("status"));
+	log = run_logged(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_str_eq(log, "");
+	victim_result_free(&r);
+	free(log);
+}
+END_TEST
+
 START_TEST(test_config_world_writable)
 {
 	appliance(listed, 0646, 0);
@@ -476,6 +495,8 @@ Suite *test_suite(void)
 		{ "environment_allow_list", test_environment_allow_list },
 		{ "config_group_writable", test_config_group_writable },
 		{ "config_world_writable", test_config_world_writable },
+		{ "untrusted_config_silent_where_it_cannot_concern",
+		  test_untrusted_config_silent_where_it_cannot_concern },
 		{ "config_owned_by_user", test_config_owned_by_user },
 		{ "config_symlink", test_config_symlink },
 		{ "config_fifo", test_config_fifo },
