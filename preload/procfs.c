@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
-/* Reading memory figures from /proc: one open, one read, no stdio. */
+/* Reading memory figures from /proc: a small buffer, line by line, no stdio. */
 #include "config.h"
 
 #include <errno.h>
@@ -10,80 +10,113 @@
 
 #include "core.h"
 
-static int read_file(const char *path, char *buf, size_t size)
+struct kb_key {
+	const char *key;
+	uint64_t *bytes;
+	bool found;
+};
+
+/* "Key:   1234 kB": the figure in bytes, or false when the line is not that. */
+static bool parse_kb_line(const char *line, size_t len, const char *key, uint64_t *bytes)
 {
-	ssize_t n;
+	size_t klen = strlen(key), i;
+	uint64_t v = 0;
+
+	if (len <= klen || memcmp(line, key, klen) != 0 || line[klen] != ':')
+		return false;
+	for (i = klen + 1; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+		;
+	if (i == len || line[i] < '0' || line[i] > '9')
+		return false;
+	for (; i < len && line[i] >= '0' && line[i] <= '9'; i++) {
+		if (v > (UINT64_MAX - 9) / 10 / 1024)
+			return false;
+		v = v * 10 + (uint64_t)(line[i] - '0');
+	}
+	*bytes = v * 1024;
+	return true;
+}
+
+/*
+ * Scan a /proc file for "Key: N kB" lines. /proc/PID/status can be far larger than any buffer
+ * here (its Groups: line alone, before the Vm* lines, grows with every supplementary group), so
+ * it is read in pieces, and a line longer than the buffer, never one of ours, is skipped.
+ */
+static int scan_kb(const char *path, struct kb_key *keys, size_t n)
+{
+	char buf[1024];
+	size_t have = 0, found = 0;
+	bool skipping = false;
 	int fd, r = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	do
-		n = read(fd, buf, size - 1);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		r = -errno;
-	else
-		buf[n] = '\0';
-	close(fd);
-	return r;
-}
-
-/* "Key:   1234 kB" at the start of a line; the figure in bytes. */
-static int find_kb(const char *text, const char *key, uint64_t *bytes)
-{
-	size_t klen = strlen(key);
-	const char *p = text;
-	uint64_t v = 0;
-
 	for (;;) {
-		if (strncmp(p, key, klen) == 0 && p[klen] == ':')
+		ssize_t got = read(fd, buf + have, sizeof(buf) - have);
+		char *line = buf, *nl;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			r = -errno;
 			break;
-		p = strchr(p, '\n');
-		if (!p)
-			return -ENODATA;
-		p++;
+		}
+		have += (size_t)got;
+		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
+			if (!skipping) {
+				for (size_t k = 0; k < n; k++) {
+					if (!keys[k].found &&
+					    parse_kb_line(line, (size_t)(nl - line), keys[k].key,
+							  keys[k].bytes)) {
+						keys[k].found = true;
+						found++;
+					}
+				}
+			}
+			skipping = false;
+			line = nl + 1;
+		}
+		if (got == 0 || found == n)
+			break;
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof(buf)) {
+			/* One line fills the buffer: drop it up to its end. */
+			skipping = true;
+			have = 0;
+		}
 	}
-	p += klen + 1;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p < '0' || *p > '9')
-		return -EBADMSG;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	*bytes = v * 1024;
-	return 0;
+	close(fd);
+	if (r < 0)
+		return r;
+	return found ? 0 : -ENODATA;
 }
 
 int dm_proc_read_kb(const char *path, const char *key, uint64_t *bytes)
 {
-	char buf[4096];
-	int r = read_file(path, buf, sizeof(buf));
+	struct kb_key k = { key, bytes, false };
 
-	return r < 0 ? r : find_kb(buf, key, bytes);
+	return scan_kb(path, &k, 1);
 }
 
 int dm_proc_mem_read(pid_t pid, struct dm_proc_mem *m)
 {
-	char path[64], buf[4096];
+	char path[64];
+	struct kb_key keys[] = {
+		{ "VmSize", &m->vm_size, false },
+		{ "VmLck", &m->vm_lck, false },
+		{ "VmRSS", &m->vm_rss, false },
+		{ "VmSwap", &m->vm_swap, false },
+	};
 	int r;
 
 	if (pid == 0)
 		strcpy(path, "/proc/self/status");
 	else
 		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	r = read_file(path, buf, sizeof(buf));
-	if (r < 0)
-		return r;
 	*m = (struct dm_proc_mem){ 0 };
+	r = scan_kb(path, keys, sizeof(keys) / sizeof(keys[0]));
 	/* Kernel threads have no Vm* lines: report zeros, not an error. */
-	if (find_kb(buf, "VmSize", &m->vm_size) < 0)
-		return 0;
-	find_kb(buf, "VmLck", &m->vm_lck);
-	find_kb(buf, "VmRSS", &m->vm_rss);
-	find_kb(buf, "VmSwap", &m->vm_swap);
-	return 0;
+	return r == -ENODATA ? 0 : r;
 }

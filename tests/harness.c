@@ -200,6 +200,15 @@ static void child_setup(const struct victim_opts *o, int out_w, int err_w)
 	}
 	if (o->drop_ipc_lock)
 		drop_ipc_lock();
+	if (o->extra_groups > 0) {
+		static gid_t groups[65536];
+		int n = o->extra_groups < 65536 ? o->extra_groups : 65536;
+
+		for (int i = 0; i < n; i++)
+			groups[i] = (gid_t)(10000 + i);
+		if (setgroups((size_t)n, groups) < 0)
+			_exit(116);
+	}
 	if (o->set_uid) {
 		if (setgroups(0, NULL) < 0 || setgid(o->gid) < 0 || setuid(o->uid) < 0)
 			_exit(127);

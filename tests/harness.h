@@ -28,6 +28,7 @@ struct victim_opts {
 	bool set_memlock_hard;    /* with set_memlock: a different hard limit */
 	long long memlock_hard;
 	enum harness_stderr stderr_mode;
+	int extra_groups;         /* this many supplementary groups (10000, 10001, ...) */
 	bool set_uid;             /* run as uid/gid (after the other changes) */
 	uid_t uid;
 	gid_t gid;

@@ -61,6 +61,23 @@ START_TEST(test_default_locks_before_main)
 }
 END_TEST
 
+/* /proc/self/status grows with the Groups: line, which comes before the Vm* lines. */
+START_TEST(test_status_line_with_many_groups)
+{
+	struct victim_opts o = { .argv = VICTIM("status"), .preload = true, .extra_groups = 2000 };
+	struct victim_result r;
+	const char *n;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_gt(kv_get(r.out, "vm_lck"), 0);
+	n = strstr(r.err, "]: locked ");
+	ck_assert_msg(n, "no status line in:\n%s", r.err);
+	ck_assert_int_gt(strtoll(n + strlen("]: locked "), NULL, 10), 1 * HARNESS_MIB);
+	victim_result_free(&r);
+}
+END_TEST
+
 START_TEST(test_mapping_made_in_main_is_locked)
 {
 	struct victim_opts o = { .argv = VICTIM("map", "64"), .preload = true };
@@ -605,6 +622,7 @@ Suite *test_suite(void)
 		T(test_control_without_preload_nothing_locked),
 		T(test_default_locks_before_main),
 		T(test_mapping_made_in_main_is_locked),
+		T(test_status_line_with_many_groups),
 		T(test_onfault_leaves_untouched_memory_out),
 		T(test_eperm_names_cause_and_remedy_host_runs),
 		T(test_enomem_names_limit_and_remedy_host_runs),
