@@ -45,22 +45,40 @@ static const char *base_of(const char *path, size_t len, size_t *blen)
 }
 
 /*
- * Is this LD_PRELOAD entry this library? ld.so splits the list at ':' and ' ' (elf/rtld.c). An
- * entry is ours when its base name is our file's base name, or starts with "libduende_mlock.so"
- * (the development symlink and the versioned name are the same library).
+ * The length of the LD_PRELOAD entry at p: ld.so splits the list at ':' and ' ' (elf/rtld.c). A
+ * loop rather than strcspn(): in a process that is not locked, the first touch of strcspn's code
+ * and table pages in libc costs two page faults (scripts/bench).
  */
-static bool entry_is_us(const char *e, size_t len, const char *lib)
+static size_t entry_length(const char *p)
+{
+	size_t n = 0;
+
+	while (p[n] && p[n] != ':' && p[n] != ' ')
+		n++;
+	return n;
+}
+
+/*
+ * Is this LD_PRELOAD entry this library? An entry is ours when its base name starts with
+ * "libduende_mlock.so" (the development symlink and the versioned name are the same library), or
+ * is our file's base name. *lib is our file name, looked up on first need: dladdr() binds
+ * _dl_find_dso_for_object lazily, and the resolver's register save area is one more page of stack
+ * in every process, so the common case (the stem matches) goes without it.
+ */
+static bool entry_is_us(const char *e, size_t len, const char **lib)
 {
 	static const char stem[] = "libduende_mlock.so";
 	size_t blen, llen;
-	const char *b = base_of(e, len, &blen);
+	const char *b = base_of(e, len, &blen), *l;
 
 	if (blen >= sizeof(stem) - 1 && memcmp(b, stem, sizeof(stem) - 1) == 0)
 		return true;
-	if (!lib)
+	if (!*lib)
+		*lib = self_library();
+	if (!*lib)
 		return false;
-	lib = base_of(lib, strlen(lib), &llen);
-	return blen == llen && memcmp(b, lib, blen) == 0;
+	l = base_of(*lib, strlen(*lib), &llen);
+	return blen == llen && memcmp(b, l, blen) == 0;
 }
 
 /*
@@ -70,15 +88,14 @@ static bool entry_is_us(const char *e, size_t len, const char *lib)
  */
 static bool named_in_ld_preload(void)
 {
-	const char *lp = secure_getenv("LD_PRELOAD"), *lib;
+	const char *lp = secure_getenv("LD_PRELOAD"), *lib = NULL;
 
 	if (!lp || !lp[0])
 		return false;
-	lib = self_library();
 	for (const char *p = lp; *p;) {
-		size_t len = strcspn(p, ": ");
+		size_t len = entry_length(p);
 
-		if (len && entry_is_us(p, len, lib))
+		if (len && entry_is_us(p, len, &lib))
 			return true;
 		p += len;
 		p += *p != '\0';
@@ -104,7 +121,7 @@ static bool another_copy_acts(void)
 /* propagate = false: programs this one execs do not get the library through LD_PRELOAD. */
 static void drop_from_ld_preload(void)
 {
-	const char *lp = secure_getenv("LD_PRELOAD"), *lib = self_library();
+	const char *lp = secure_getenv("LD_PRELOAD"), *lib = NULL;
 	char *out;
 	size_t o = 0;
 
@@ -114,9 +131,9 @@ static void drop_from_ld_preload(void)
 	if (!out)
 		return;
 	for (const char *p = lp; *p;) {
-		size_t len = strcspn(p, ": ");
+		size_t len = entry_length(p);
 
-		if (len && !entry_is_us(p, len, lib)) {
+		if (len && !entry_is_us(p, len, &lib)) {
 			if (o)
 				out[o++] = ':';
 			memcpy(out + o, p, len);
