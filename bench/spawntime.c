@@ -13,9 +13,12 @@
  * back, so pipe traffic is outside the timed window.
  *
  * Usage:
- *   spawntime [--rounds N] [--warmup N] [--cmd PROG [--arg A]...]
+ *   spawntime [--rounds N] [--warmup N] [--cmd PROG [--arg A]...] [--pair A:B]...
  *             --variant NAME [--etc DIR] [--env K=V]... [--cmd PROG [--arg A]...] ...
  * Output, one line per variant: NAME median_us p10_us p90_us runs failures
+ * and one per --pair: "ratio A B median p10 p90" of the per-round ratios A/B. Both runs of a
+ * round are close in time, so the paired ratio cancels slow drift that the ratio of the two
+ * medians keeps.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +58,8 @@ struct sample {
 };
 
 static struct variant variants[MAX_VARIANTS];
+static const char *pairs[MAX_VARIANTS];
+static unsigned n_pairs;
 static unsigned n_variants;
 static const char *global_argv[MAX_ARGS + 2];
 static unsigned n_global_args;
@@ -207,6 +212,34 @@ static double pct(const int64_t *sorted, unsigned n, double p)
 	return (double)sorted[i] * (1 - f) + (double)sorted[i + 1] * f;
 }
 
+static struct variant *find_variant(const char *name, size_t len)
+{
+	for (unsigned i = 0; i < n_variants; i++)
+		if (strlen(variants[i].name) == len && memcmp(variants[i].name, name, len) == 0)
+			return &variants[i];
+	fprintf(stderr, "spawntime: --pair names an unknown variant: %.*s\n", (int)len, name);
+	exit(2);
+}
+
+/* Before the samples are sorted: sample k of every variant is from round k. */
+static void print_pair(const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	struct variant *a = find_variant(spec, (size_t)(colon - spec));
+	struct variant *b = find_variant(colon + 1, strlen(colon + 1));
+	int64_t *r = calloc(a->n, sizeof(int64_t));
+
+	if (!r)
+		die("calloc");
+	/* Ratios in parts per million, so the integer sort and pct() serve. */
+	for (unsigned k = 0; k < a->n; k++)
+		r[k] = b->ns[k] ? a->ns[k] * 1000000 / b->ns[k] : 0;
+	qsort(r, a->n, sizeof(int64_t), cmp_i64);
+	printf("ratio %s %s %.4f %.4f %.4f\n", a->name, b->name, pct(r, a->n, 0.5) / 1e6,
+	       pct(r, a->n, 0.1) / 1e6, pct(r, a->n, 0.9) / 1e6);
+	free(r);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned rounds = 1000, warmup = 20;
@@ -222,6 +255,10 @@ int main(int argc, char **argv)
 			rounds = parse_count(val);
 		} else if (strcmp(a, "--warmup") == 0) {
 			warmup = parse_count(val);
+		} else if (strcmp(a, "--pair") == 0) {
+			if (n_pairs == MAX_VARIANTS || !strchr(val, ':'))
+				usage();
+			pairs[n_pairs++] = val;
 		} else if (strcmp(a, "--variant") == 0) {
 			if (n_variants == MAX_VARIANTS)
 				usage();
@@ -285,6 +322,8 @@ int main(int argc, char **argv)
 		}
 	}
 
+	for (unsigned i = 0; i < n_pairs; i++)
+		print_pair(pairs[i]);
 	for (unsigned i = 0; i < n_variants; i++) {
 		struct variant *v = &variants[i];
 
