@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(f.text, data, size);
 	f.text[size] = '\0';
 	f.len = size;
-	memcpy(f.path, path, sizeof(path));
+	f.path = path;
 
 	dm_settings_default(&s);
 	r = dm_conffile_apply(&f, &s, &d);

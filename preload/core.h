@@ -114,11 +114,14 @@ DM_HIDDEN const char *dm_self_name(struct dm_self *self);
 #define DM_CONFIG_MAX_BYTES (64 * 1024)
 
 struct dm_conffile {
-	char path[PATH_MAX];
+	const char *path; /* the caller's string, which must outlive the struct */
+	char *text;       /* NUL-terminated; NULL when not loaded */
 	size_t len;
-	char *text; /* NUL-terminated; NULL when not loaded */
 	bool trusted;
-	/* Most config files fit here: no malloc() in a host the library will not lock. */
+	/*
+	 * Most config files fit here: no malloc() in a host the library will not lock. Last, and
+	 * the small fields together, so a small file touches as few stack pages as it can.
+	 */
 	char inline_text[8192];
 };
 
