@@ -236,13 +236,36 @@ static char **build_env(const struct victim_opts *o)
 			env[n++] = buf[i];
 		}
 	}
-	if (o->preload) {
-		snprintf(preload, sizeof(preload), "LD_PRELOAD=%s%s%s", first ? first : "",
-			 first ? ":" : "", harness_library());
-		env[n++] = preload;
+	/*
+	 * One LD_PRELOAD: the sanitizer runtime a sanitized build needs first (DM_TEST_PRELOAD_FIRST),
+	 * then the library when asked for, then what the test put in its own LD_PRELOAD. The runtime
+	 * goes first for every victim, since system-wide victims load the library too.
+	 */
+	{
+		const char *own = NULL;
+		size_t len = 0;
+
+		for (size_t i = 0; o->env && o->env[i]; i++)
+			if (strncmp(o->env[i], "LD_PRELOAD=", 11) == 0)
+				own = o->env[i] + 11;
+		preload[0] = '\0';
+		if (first)
+			len += (size_t)snprintf(preload + len, sizeof(preload) - len, ":%s", first);
+		if (o->preload && len < sizeof(preload))
+			len += (size_t)snprintf(preload + len, sizeof(preload) - len, ":%s",
+						harness_library());
+		if (own && len < sizeof(preload))
+			len += (size_t)snprintf(preload + len, sizeof(preload) - len, ":%s", own);
+		if (len) {
+			static char var[8208];
+
+			snprintf(var, sizeof(var), "LD_PRELOAD=%s", preload + 1);
+			env[n++] = var;
+		}
 	}
 	for (size_t i = 0; o->env && o->env[i] && n < 63; i++)
-		env[n++] = (char *)o->env[i];
+		if (strncmp(o->env[i], "LD_PRELOAD=", 11) != 0)
+			env[n++] = (char *)o->env[i];
 	env[n] = NULL;
 	return env;
 }

@@ -50,3 +50,22 @@ static inline int count_of(const char *text, const char *needle)
 		ck_assert_msg(*f_ == '\n' || *f_ == ';', "flags are not exactly '%s' in:\n%s", \
 			      flags, (text));                                               \
 	} while (0)
+
+/*
+ * Cases that watch the kernel lock memory carry this tag. An ASan build cannot run them: ASan
+ * intercepts mlockall() and returns 0 without locking (compiler-rt, MlockIsUnsupported), as a
+ * real MCL_CURRENT would fault in its terabytes of shadow. scripts/test-sanitizers excludes the
+ * tag from the ASan run (CK_EXCLUDE_TAGS) and runs every case, tagged or not, under UBSan.
+ */
+#define TAG_REAL_MLOCKALL "real-mlockall"
+
+/* Tag tc when name is in list (NULL-terminated). */
+static inline void tag_real_mlockall(TCase *tc, const char *name, const char *const *list)
+{
+	for (size_t i = 0; list[i]; i++) {
+		if (strcmp(name, list[i]) == 0) {
+			tcase_set_tags(tc, TAG_REAL_MLOCKALL);
+			return;
+		}
+	}
+}

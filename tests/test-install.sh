@@ -100,12 +100,18 @@ else
 	echo "FAIL: the tool does not name $want" >&2
 	fail=1
 fi
-# And the installed library loads and locks (needs the right to lock: root, or a limit).
+# And the installed library loads and locks (needs the right to lock: root, or a limit). Not
+# under ASan: its runtime must come first in LD_PRELOAD, and it turns mlockall() into a no-op;
+# scripts/test-sanitizers runs this check in the UBSan build instead.
+if [ "${DM_TEST_SANITIZER:-}" = address ]; then
+	echo "ok: (ASan build: the installed library's locking is checked in the other builds)"
+else
 out=$(DUENDE_MLOCK_LIBRARY="$lib/libduende_mlock.so.1" DUENDE_MLOCK_CONFIG=/nonexistent \
 	"$tool" run -- sh -c 'grep ^VmLck /proc/$$/status' 2>&1) || true
 case "$out" in
 *"locked "*) echo "ok: the installed library locks: $(echo "$out" | tail -1)" ;;
 *) echo "FAIL: the installed library did not report locking:" >&2; echo "$out" >&2; fail=1 ;;
 esac
+fi
 
 exit "$fail"

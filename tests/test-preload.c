@@ -654,9 +654,35 @@ Suite *test_suite(void)
 #undef T
 	};
 
+	static const char *const real_mlockall[] = {
+		"default_locks_before_main",
+		"mapping_made_in_main_is_locked",
+		"status_line_with_many_groups",
+		"onfault_leaves_untouched_memory_out",
+		"eperm_names_cause_and_remedy_host_runs",
+		"enomem_names_limit_and_remedy_host_runs",
+		"required_failure_exits_before_main",
+		"required_success_runs_host",
+		"future_withheld_under_finite_limit",
+		"future_kept_on_capability_under_finite_limit",
+		"onfault_refused_retried_without",
+		"mlockall_filtered_out",
+		"soft_limit_raised_to_hard",
+		"filter_by_name",
+		"filter_by_path_in_file",
+		"broken_file_reported_with_line_and_ignored",
+		"missing_file_is_normal",
+		"log_none_is_silent",
+		"fork_child_locked",
+		"daemon_locked",
+		"exec_child_locked_again",
+		NULL,
+	};
+
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		TCase *tc = tcase_create(tests[i].name + 5);
 
+		tag_real_mlockall(tc, tests[i].name + 5, real_mlockall);
 		tcase_add_test(tc, tests[i].test);
 		suite_add_tcase(s, tc);
 	}

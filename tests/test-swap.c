@@ -107,16 +107,19 @@ Suite *test_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("locked_pages_stay_out_of_swap");
+	tcase_set_tags(tc, TAG_REAL_MLOCKALL);
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_locked_pages_stay_out_of_swap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("onfault_touched_pages_stay_out_of_swap");
+	tcase_set_tags(tc, TAG_REAL_MLOCKALL);
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_onfault_touched_pages_stay_out_of_swap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("forked_child_stays_out_of_swap");
+	tcase_set_tags(tc, TAG_REAL_MLOCKALL);
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_forked_child_stays_out_of_swap);
 	suite_add_tcase(s, tc);

@@ -509,8 +509,15 @@ Suite *test_suite(void)
 		{ "program_name_escaped_and_capped", test_program_name_escaped_and_capped },
 	};
 
+	static const char *const real_mlockall[] = {
+		"listed_locked_unlisted_not", "environment_allow_list", "setuid_ignores_environment",
+		"full_log_socket_never_blocks", "loaded_twice_runs_once", NULL,
+	};
+
 	for (size_t i = 0; i < sizeof(tests) / sizeof(*tests); i++) {
 		TCase *tc = tcase_create(tests[i].name);
+
+		tag_real_mlockall(tc, tests[i].name, real_mlockall);
 
 		tcase_add_test(tc, tests[i].test);
 		suite_add_tcase(s, tc);

@@ -918,11 +918,21 @@ Suite *test_suite(void)
 	Suite *s = suite_create("tool");
 	TCase *tc;
 
-#define ADD(fn)                               \
-	do {                                  \
-		tc = tcase_create(#fn);       \
-		tcase_add_test(tc, fn);       \
-		suite_add_tcase(s, tc);       \
+	static const char *const real_mlockall[] = {
+		"test_status_locked_victim",  "test_status_all_must_be_locked",
+		"test_status_gone_process",   "test_status_prometheus",
+		"test_status_escapes_names",  "test_doctor_large_finite_limit_warns",
+		"test_run_locks_victim",      "test_run_onfault",
+		"test_run_prepends_to_ld_preload", "test_run_required_denied_exits_71",
+		"test_run_config",            NULL,
+	};
+
+#define ADD(fn)                                               \
+	do {                                                  \
+		tc = tcase_create(#fn);                       \
+		tag_real_mlockall(tc, #fn, real_mlockall);    \
+		tcase_add_test(tc, fn);                       \
+		suite_add_tcase(s, tc);                       \
 	} while (0)
 	ADD(test_version_and_help);
 	ADD(test_usage_errors);
@@ -955,6 +965,7 @@ Suite *test_suite(void)
 #undef ADD
 	/* The swap cases share one swap file, switched on and off around each by the runner. */
 	tc = tcase_create("swap");
+	tcase_set_tags(tc, TAG_REAL_MLOCKALL);
 	tcase_add_unchecked_fixture(tc, swap_setup, swap_teardown);
 	tcase_add_test(tc, test_status_unlocked_in_swap);
 	tcase_add_test(tc, test_status_locked_but_partly_in_swap);
