@@ -32,29 +32,34 @@ static const char usage_text[] =
 	"\n"
 	"See duende-mlock(8) and duende-mlock.conf(5).\n";
 
-void tool_error(const char *fmt, ...)
+/* "duende-mlock: MESSAGE", after whatever stdout holds, so the two interleave as written. */
+__attribute__((format(printf, 1, 0))) static void verror(const char *fmt, va_list ap)
 {
 	char msg[1024];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	fflush(stdout);
 	fprintf(stderr, "duende-mlock: %s\n", msg);
 }
 
-int tool_usage_error(const char *command, const char *fmt, ...)
+void tool_error(const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	verror(fmt, ap);
 	va_end(ap);
-	fflush(stdout);
-	fprintf(stderr, "duende-mlock: %s\nTry 'duende-mlock %s%s--help'.\n", msg,
-		command ? command : "", command ? " " : "");
+}
+
+int tool_usage_error(const char *command, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try 'duende-mlock %s%s--help'.\n", command ? command : "",
+		command ? " " : "");
 	return TOOL_EXIT_USAGE;
 }
 
