@@ -120,6 +120,37 @@ START_TEST(test_listed_locked_unlisted_not)
 }
 END_TEST
 
+/*
+ * libconfuse is loaded only where the file's values are needed, and unloaded after: a process
+ * the allow-list cannot name never maps it, a locked one keeps no trace of it.
+ */
+START_TEST(test_parser_loaded_only_when_needed)
+{
+	struct victim_opts o;
+	struct victim_result r;
+	char *log;
+
+	appliance("# locks the swap server only\nprograms = {\"trueno-ublk\"}\nonfault = true\n",
+		  0644, 0);
+	o = on_appliance(VICTIM("maps"));
+	free(run_logged(&o, &r));
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "shim_mapped"), 1);
+	ck_assert_int_eq(kv_get(r.out, "confuse_mapped"), 0);
+	victim_result_free(&r);
+
+	/* Parsed (onfault came from the file), then unloaded. */
+	appliance("programs = {\"victim\"}\nonfault = true\n", 0644, 0);
+	log = run_logged(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_HAS(log, "MCL_ONFAULT");
+	ck_assert_int_eq(kv_get(r.out, "shim_mapped"), 1);
+	ck_assert_int_eq(kv_get(r.out, "confuse_mapped"), 0);
+	victim_result_free(&r);
+	free(log);
+}
+END_TEST
+
 START_TEST(test_environment_allow_list)
 {
 	struct victim_opts o;
@@ -492,6 +523,7 @@ Suite *test_suite(void)
 	} tests[] = {
 		{ "no_allow_list_does_nothing", test_no_allow_list_does_nothing },
 		{ "listed_locked_unlisted_not", test_listed_locked_unlisted_not },
+		{ "parser_loaded_only_when_needed", test_parser_loaded_only_when_needed },
 		{ "environment_allow_list", test_environment_allow_list },
 		{ "config_group_writable", test_config_group_writable },
 		{ "config_world_writable", test_config_world_writable },

@@ -225,6 +225,19 @@ int main(int argc, char **argv)
 		if (d)
 			closedir(d);
 		printf("fd_count=%d\n", n - 1); /* less the one opendir() holds */
+	} else if (strcmp(cmd, "maps") == 0) {
+		/* Is libconfuse (or the library itself) mapped in this process now? */
+		char line[512];
+		int confuse = 0, shim = 0;
+		FILE *f = fopen("/proc/self/maps", "re");
+
+		while (f && fgets(line, sizeof(line), f)) {
+			confuse |= strstr(line, "libconfuse") != NULL;
+			shim |= strstr(line, "libduende_mlock") != NULL;
+		}
+		if (f)
+			fclose(f);
+		printf("confuse_mapped=%d\nshim_mapped=%d\n", confuse, shim);
 	} else if (strcmp(cmd, "signals") == 0) {
 		sigset_t pending, mask;
 		struct sigaction sa;
