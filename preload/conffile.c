@@ -288,21 +288,14 @@ static bool names_word(const char *text, size_t len, const char *name)
 	return false;
 }
 
-static const char *base_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
-}
-
 bool dm_conffile_cannot_name(const struct dm_conffile *f, struct dm_self *self)
 {
 	const char *exe;
 
-	if (self->execfn && names_word(f->text, f->len, base_of(self->execfn)))
+	if (self->execfn && names_word(f->text, f->len, dm_base_name(self->execfn)))
 		return false;
 	exe = dm_self_exe(self);
-	if (exe[0] && names_word(f->text, f->len, base_of(exe)))
+	if (exe[0] && names_word(f->text, f->len, dm_base_name(exe)))
 		return false;
 	return true;
 }

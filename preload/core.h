@@ -20,8 +20,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+
+/* glibc headers older than Linux 4.4's flag lack it; the value is the kernel's. */
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
 
 #define DM_HIDDEN __attribute__((visibility("hidden")))
 #define DM_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -108,6 +114,8 @@ DM_HIDDEN void dm_settings_from_env(struct dm_settings *s, struct dm_diag *d);
 DM_HIDDEN void dm_self_init(struct dm_self *self);
 DM_HIDDEN const char *dm_self_exe(struct dm_self *self);
 DM_HIDDEN const char *dm_self_name(struct dm_self *self);
+/* The part of path after its last '/'. */
+DM_HIDDEN const char *dm_base_name(const char *path);
 
 /* ---- conffile.c ---- */
 

@@ -14,10 +14,6 @@
 
 #include "core.h"
 
-#ifndef MCL_ONFAULT
-#define MCL_ONFAULT 4
-#endif
-
 /* Flags of the last successful lock, re-issued in fork() children; 0 when not locked. */
 static volatile int locked_flags;
 static volatile bool onfault_works = true;

@@ -221,7 +221,7 @@ const char *dm_self_exe(struct dm_self *self)
 	return self->exe;
 }
 
-static const char *base_name(const char *path)
+const char *dm_base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 
@@ -234,8 +234,8 @@ const char *dm_self_name(struct dm_self *self)
 	const char *exe = dm_self_exe(self);
 
 	if (exe[0])
-		return base_name(exe);
-	return self->execfn ? base_name(self->execfn) : "?";
+		return dm_base_name(exe);
+	return self->execfn ? dm_base_name(self->execfn) : "?";
 }
 
 static bool entry_matches(const char *entry, const char *path)
@@ -244,7 +244,7 @@ static bool entry_matches(const char *entry, const char *path)
 		return false;
 	if (entry[0] == '/')
 		return strcmp(entry, path) == 0;
-	return strcmp(entry, base_name(path)) == 0;
+	return strcmp(entry, dm_base_name(path)) == 0;
 }
 
 /*

@@ -9,10 +9,6 @@
 
 #include "core.h"
 
-#ifndef MCL_ONFAULT
-#define MCL_ONFAULT 4
-#endif
-
 const char *dm_errno_name(int err)
 {
 	switch (err) {

@@ -27,10 +27,6 @@
 
 #include "tool.h"
 
-#ifndef MCL_ONFAULT
-#define MCL_ONFAULT 4
-#endif
-
 #define LD_SO_PRELOAD "/etc/ld.so.preload"
 
 static const char doctor_usage[] =
