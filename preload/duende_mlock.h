@@ -3,8 +3,9 @@
  * duende_mlock.h - keep a process's memory out of swap with mlockall(2).
  *
  * The C face of the duende-mlock core: the same code that the LD_PRELOAD shim runs, so a program
- * that locks itself and the shim can never disagree. Linking this library does not lock anything
- * by itself; call dmlock_lock_all() or dmlock_lock_with_config().
+ * that locks itself and the shim can never disagree. Linking this library (libduende_mlock.so.1 or
+ * libduende_mlock.a) does not lock anything by itself, whatever DUENDE_MLOCK_* say: the shim is a
+ * separate object, libduende_mlock_preload.so. Call dmlock_lock_all() or dmlock_lock_with_config().
  *
  * Where this API differs from the Rust crate duende-mlock 1.0, on purpose:
  *  - A config that asks for nothing (current and future both false) is DMLOCK_ERR_INVALID_ARGUMENT,

@@ -18,10 +18,14 @@
 #include <unistd.h>
 
 #include "core.h"
-#include "duende_mlock.h"
 
-/* Any object of ours will do for dladdr(); a data object avoids function-to-void* casts. */
-static const char self_marker;
+/*
+ * The one symbol this object exports (preload.sym): dlsym(RTLD_DEFAULT) finds it in the copy the
+ * loader put first when two are loaded. Our own address comes from a local object instead: a
+ * reference to an exported symbol binds to the first copy's, whichever copy makes it.
+ */
+__attribute__((visibility("default"))) const char __duende_mlock_preload = 0;
+static const char self_marker = 0;
 
 /* Our own file name, as the loader recorded it. */
 static const char *self_library(void)
@@ -60,14 +64,13 @@ static size_t entry_length(const char *p)
 
 /*
  * Is this LD_PRELOAD entry this library? An entry is ours when its base name starts with
- * "libduende_mlock.so" (the development symlink and the versioned name are the same library), or
- * is our file's base name. *lib is our file name, looked up on first need: dladdr() binds
+ * "libduende_mlock_preload.so", or is our file's base name (a copy under another name). *lib is our file name, looked up on first need: dladdr() binds
  * _dl_find_dso_for_object lazily, and the resolver's register save area is one more page of stack
  * in every process, so the common case (the stem matches) goes without it.
  */
 static bool entry_is_us(const char *e, size_t len, const char **lib)
 {
-	static const char stem[] = "libduende_mlock.so";
+	static const char stem[] = "libduende_mlock_preload.so";
 	size_t blen, llen;
 	const char *b = base_of(e, len, &blen), *l;
 
@@ -105,12 +108,12 @@ static bool named_in_ld_preload(void)
 
 /*
  * Two copies of the library from different files (one in LD_PRELOAD, one in /etc/ld.so.preload)
- * would both lock and both log. The copy whose dmlock_lock_all the loader binds first acts; the
- * others step aside.
+ * would both lock and both log. The copy whose marker the loader binds first acts; the others
+ * step aside.
  */
 static bool another_copy_acts(void)
 {
-	void *first = dlsym(RTLD_DEFAULT, "dmlock_lock_all");
+	void *first = dlsym(RTLD_DEFAULT, "__duende_mlock_preload");
 	Dl_info a, b;
 
 	if (!first || !dladdr(first, &a) || !dladdr(&self_marker, &b))
@@ -178,8 +181,8 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
 		dm_escape(esc, sizeof(esc), name, 64);
 		dm_log(target, LOG_ERR,
 		       "required = true: stopping %s[%d] before main() with exit status %d", esc,
-		       (int)getpid(), DMLOCK_EXIT_REQUIRED);
-		_exit(DMLOCK_EXIT_REQUIRED);
+		       (int)getpid(), DM_EXIT_REQUIRED);
+		_exit(DM_EXIT_REQUIRED);
 	}
 }
 

@@ -1,23 +1,44 @@
 #!/bin/sh
-# Every dynamic symbol the library defines must be a dmlock_* function declared in the public
-# header: anything else would interpose on symbols of every host it is preloaded into.
+# What each object exports is exactly what it means to: the API library every dmlock_* function
+# of the public header and nothing else; the preload object only the names its version script
+# lists (anything else would interpose on symbols of every host it is preloaded into).
+# Usage: check-exports.sh API_LIB HEADER PRELOAD_LIB PRELOAD_SYM
 set -eu
-lib=$1
+api=$1
 header=$2
+preload=$3
+preload_sym=$4
 status=0
-defined=$(nm -D --defined-only "$lib" | awk '$2 != "A" { sub(/@.*/, "", $3); print $3 }')
-[ -n "$defined" ] || { echo "no dynamic symbols found in $lib"; exit 1; }
-for sym in $defined; do
+
+defined() {
+	nm -D --defined-only "$1" | awk '$2 != "A" { sub(/@.*/, "", $3); print $3 }'
+}
+
+exported=$(defined "$api")
+[ -n "$exported" ] || { echo "no dynamic symbols found in $api"; exit 1; }
+for sym in $exported; do
 	case $sym in
 	dmlock_*)
 		grep -q "\\b$sym(" "$header" || { echo "exported but not in the header: $sym"; status=1; } ;;
 	*)
-		echo "leaked symbol: $sym"; status=1 ;;
+		echo "leaked symbol from $api: $sym"; status=1 ;;
 	esac
 done
 # And each function the header declares is really exported.
 for sym in $(grep -o '\bdmlock_[a-z_]*(' "$header" | tr -d '(' | sort -u); do
-	echo "$defined" | grep -qx "$sym" || { echo "declared but not exported: $sym"; status=1; }
+	echo "$exported" | grep -qx "$sym" || { echo "declared but not exported: $sym"; status=1; }
 done
-[ $status -eq 0 ] && echo "exports: $(echo "$defined" | wc -l) dmlock_* symbols, nothing else"
+
+# The names listed under global: in the version script, one per line ("name;").
+wanted=$(sed -n '/^global:/,/^local:/p' "$preload_sym" | sed -n 's/^[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\);.*/\1/p' | sort)
+got=$(defined "$preload" | sort)
+if [ "$got" != "$wanted" ]; then
+	echo "the preload object exports:"; echo "$got" | sed 's/^/  /'
+	echo "its version script lists:"; echo "$wanted" | sed 's/^/  /'
+	status=1
+fi
+echo "$got" | grep -q '^dmlock_' && { echo "the preload object exports the API"; status=1; }
+
+[ $status -eq 0 ] && echo "exports: $(echo "$exported" | wc -l) dmlock_* symbols from the API;" \
+	"$(echo "$got" | wc -l) names from the preload object"
 exit $status

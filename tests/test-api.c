@@ -490,6 +490,25 @@ START_TEST(test_linking_does_not_lock)
 }
 END_TEST
 
+/*
+ * Linking is not preloading: the environment that would lock a preloaded program, with required
+ * set, does nothing to a program that only links the API. No status line, no exit 71, not locked.
+ */
+START_TEST(test_linked_consumer_ignores_environment)
+{
+	struct victim_opts o = { .argv = API("unlock"),
+				 .env = ENV("DUENDE_MLOCK_PROGRAMS=api-victim",
+					    "DUENDE_MLOCK_REQUIRED=1") };
+	struct victim_result r;
+
+	run(&o, &r);
+	ck_assert_int_eq(r.exit_code, 0);
+	ASSERT_KV(&r, "ctor_vm_lck", ==, 0);
+	ASSERT_KV(&r, "before_vm_lck", ==, 0);
+	victim_result_free(&r);
+}
+END_TEST
+
 START_TEST(test_unlock)
 {
 	struct victim_opts o = { .argv = API("lock", "all", "unlock") };
@@ -769,6 +788,7 @@ Suite *test_suite(void)
 		T(test_error_codes_are_negative_errno),
 		T(test_success),
 		T(test_linking_does_not_lock),
+		T(test_linked_consumer_ignores_environment),
 		T(test_unlock),
 		T(test_permission_denied_required),
 		T(test_permission_denied_not_required),

@@ -38,7 +38,9 @@ need() { # TEST PATH WHAT
 	fi
 }
 
-need -f "$lib/libduende_mlock.so.1.0.0" "library"
+need -f "$lib/libduende_mlock.so.1.0.0" "API library"
+need -f "$lib/libduende_mlock_preload.so" "preload object"
+need -f "$lib/libduende_mlock.a" "static archive"
 need -L "$lib/libduende_mlock.so.1" "SONAME symlink"
 need -L "$lib/libduende_mlock.so" "development symlink"
 [ "$(readlink "$lib/libduende_mlock.so.1")" = libduende_mlock.so.1.0.0 ] ||
@@ -93,7 +95,7 @@ else
 fi
 
 # The installed tool's default library path is where the library was installed.
-want=$(under "$libdir")/libduende_mlock.so.1
+want=$(under "$libdir")/libduende_mlock_preload.so
 if DUENDE_MLOCK_LIBRARY= "$tool" doctor 2>&1 | grep -q "$want"; then
 	echo "ok: the tool's library path is $want"
 else
@@ -106,7 +108,7 @@ fi
 if [ "${DM_TEST_SANITIZER:-}" = address ]; then
 	echo "ok: (ASan build: the installed library's locking is checked in the other builds)"
 else
-out=$(DUENDE_MLOCK_LIBRARY="$lib/libduende_mlock.so.1" DUENDE_MLOCK_CONFIG=/nonexistent \
+out=$(DUENDE_MLOCK_LIBRARY="$lib/libduende_mlock_preload.so" DUENDE_MLOCK_CONFIG=/nonexistent \
 	"$tool" run -- sh -c 'grep ^VmLck /proc/$$/status' 2>&1) || true
 case "$out" in
 *"locked "*) echo "ok: the installed library locks: $(echo "$out" | tail -1)" ;;

@@ -469,7 +469,7 @@ START_TEST(test_loaded_twice_runs_once)
 	free(log);
 
 	/* A second copy of the library from another file: two instances, one of them acts. */
-	snprintf(copy, sizeof(copy), "%s/libduende_mlock.so.1", harness_tmpdir());
+	snprintf(copy, sizeof(copy), "%s/libduende_mlock_preload.so", harness_tmpdir());
 	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", harness_library(), copy);
 	ck_assert_int_eq(system(cmd), 0);
 	appliance(listed, 0644, 0);

@@ -644,7 +644,7 @@ START_TEST(test_doctor_system_wide)
 	victim_result_free(&r);
 
 	/* A path that does not exist: every program of the machine complains. */
-	harness_write_file(etc_file, "/nonexistent/libduende_mlock.so.1\n", 0644, 0, 0);
+	harness_write_file(etc_file, "/nonexistent/libduende_mlock_preload.so\n", 0644, 0, 0);
 	RUN(&o, &r);
 	ASSERT_EXIT(&r, 1);
 	ASSERT_HAS(r.out, "FAIL  system-wide");

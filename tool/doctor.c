@@ -559,7 +559,7 @@ static bool check_ld_so_preload(struct report *rep)
 			char esc[PATH_MAX];
 
 			base = base ? base + 1 : tok;
-			if (strncmp(base, "libduende_mlock.so", 18) != 0)
+			if (strncmp(base, "libduende_mlock_preload.so", strlen("libduende_mlock_preload.so")) != 0)
 				continue;
 			ours = true;
 			dm_escape(esc, sizeof(esc), tok, PATH_MAX / 4);

@@ -77,7 +77,7 @@ static bool is_shim_path(const char *path)
 	const char *base = strrchr(path, '/');
 
 	base = base ? base + 1 : path;
-	return strncmp(base, "libduende_mlock.so", strlen("libduende_mlock.so")) == 0;
+	return strncmp(base, "libduende_mlock_preload.so", strlen("libduende_mlock_preload.so")) == 0;
 }
 
 /* Is the library mapped? Each line of maps ends with the file's path, if any. */
