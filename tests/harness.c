@@ -93,7 +93,7 @@ bool harness_in_ci(void)
 	return ci && (strcmp(ci, "true") == 0 || strcmp(ci, "1") == 0);
 }
 
-static void drop_ipc_lock(void)
+void harness_drop_ipc_lock(void)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2] = { 0 };
@@ -199,7 +199,7 @@ static void child_setup(const struct victim_opts *o, int out_w, int err_w)
 			_exit(126);
 	}
 	if (o->drop_ipc_lock)
-		drop_ipc_lock();
+		harness_drop_ipc_lock();
 	if (o->extra_groups > 0) {
 		static gid_t groups[65536];
 		int n = o->extra_groups < 65536 ? o->extra_groups : 65536;

@@ -87,6 +87,8 @@ enum {
 };
 
 bool harness_is_root(void);
+/* In a forked child: CAP_IPC_LOCK out of the bounding set and every set; _exit(12x) on failure. */
+void harness_drop_ipc_lock(void);
 /* Does the test process hold CAP_SYS_RESOURCE (it may raise hard limits)? */
 bool harness_has_sys_resource(void);
 /* CI=true: the CI machine is root and can swap, so nothing may be skipped there. */

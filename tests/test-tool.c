@@ -77,14 +77,34 @@ static void run_tool(const char *const *argv, const char *const *env, struct vic
 struct bg {
 	pid_t pid;
 	char pid_text[16];
+	char out[8192]; /* what it printed up to the ready key */
 };
 
 /*
  * Start argv and wait until it printed "ready_key=". PR_SET_PDEATHSIG: if the test dies on an
  * assertion, the process goes with it instead of sleeping on.
  */
+struct bg_opts {
+	bool preload;
+	bool drop_ipc_lock;   /* the container condition: no CAP_IPC_LOCK ... */
+	long long memlock;    /* ... and RLIMIT_MEMLOCK soft = hard = this, when > 0 */
+};
+
+static void bg_start_opts(struct bg *b, const char *const *argv, const struct bg_opts *o,
+			  const char *ready_key);
+
 static void bg_start(struct bg *b, const char *const *argv, bool preload, const char *ready_key)
 {
+	struct bg_opts o = { .preload = preload };
+
+	bg_start_opts(b, argv, &o, ready_key);
+}
+
+static void bg_start_opts(struct bg *b, const char *const *argv, const struct bg_opts *o,
+			  const char *ready_key)
+{
+	bool preload = o->preload;
+
 	static char preload_env[4200];
 	char *env[3] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL };
 	char buf[8192] = "", key[64];
@@ -103,6 +123,14 @@ static void bg_start(struct bg *b, const char *const *argv, bool preload, const 
 		int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (o->memlock > 0) {
+			struct rlimit rl = { (rlim_t)o->memlock, (rlim_t)o->memlock };
+
+			if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+				_exit(126);
+		}
+		if (o->drop_ipc_lock)
+			harness_drop_ipc_lock();
 		dup2(fds[1], 1);
 		dup2(devnull, 2);
 		execve(argv[0], (char *const *)argv, env);
@@ -126,6 +154,7 @@ static void bg_start(struct bg *b, const char *const *argv, bool preload, const 
 	ck_assert_msg(strstr(buf, key), "the process never printed %s; it printed:\n%s", key, buf);
 	/* The process reports what it sees before waiting: keep the line after the key whole. */
 	ck_assert_int_eq(kv_get(buf, "pid"), b->pid);
+	memcpy(b->out, buf, sizeof(b->out));
 	snprintf(b->pid_text, sizeof(b->pid_text), "%d", (int)b->pid);
 }
 
@@ -229,7 +258,9 @@ START_TEST(test_status_locked_victim)
 	ASSERT_HAS(r.out, b.pid_text);
 	ASSERT_HAS(r.out, "victim");
 	ASSERT_HAS(r.out, " yes ");
-	ASSERT_HAS(r.out, "locked\n");
+	/* Every mapping locked, no marker: MCL_FUTURE inferred (the '*'). */
+	ASSERT_HAS(r.out, " yes* locked\n");
+	ASSERT_HAS(r.out, "io_flusher no; oom_score_adj 0; SCHED_OTHER nice 0; 1 thread, stacks ");
 	victim_result_free(&r);
 
 	run_tool(TOOL("status", "--json", b.pid_text), NULL, &r);
@@ -242,6 +273,22 @@ START_TEST(test_status_locked_victim)
 	ck_assert_int_eq(json_num(r.out, "swap_bytes"), 0);
 	ASSERT_HAS(r.out, "\"shim_loaded\": true");
 	ASSERT_HAS(r.out, "\"locked\": true");
+	ASSERT_HAS(r.out, "\"state\": \"locked\"");
+	ASSERT_HAS(r.out, "\"new_memory_locked\": true, \"new_memory_basis\": \"inferred\"");
+	ASSERT_HAS(r.out, "\"locked_percent\": 100.0");
+	ck_assert_int_eq(json_num(r.out, "resident_unlocked_bytes"), 0);
+	ck_assert_int_eq(json_num(r.out, "unlocked_mappings"), 0);
+	ck_assert_int_eq(json_num(r.out, "resident_locked_bytes"),
+			 json_num(r.out, "resident_bytes"));
+	ASSERT_HAS(r.out, "\"io_flusher\": false");
+	ck_assert_int_eq(json_num(r.out, "oom_score_adj"), 0);
+	ASSERT_HAS(r.out, "\"sched_policy\": \"SCHED_OTHER\"");
+	ck_assert_int_eq(json_num(r.out, "threads"), 1);
+	/* The victim sleeps in nanosleep(): its stack pointer is in [stack], which is locked. */
+	ck_assert_int_eq(json_num(r.out, "stacks_found"), 1);
+	ck_assert_int_gt(json_num(r.out, "stack_locked_bytes"), 0);
+	ck_assert_int_eq(json_num(r.out, "stack_locked_bytes"),
+			 json_num(r.out, "stack_resident_bytes"));
 	victim_result_free(&r);
 	bg_stop(&b);
 }
@@ -264,6 +311,11 @@ START_TEST(test_status_unlocked_victim)
 	ck_assert_int_eq(json_num(r.out, "locked_bytes"), 0);
 	ASSERT_HAS(r.out, "\"shim_loaded\": false");
 	ASSERT_HAS(r.out, "\"locked\": false");
+	ASSERT_HAS(r.out, "\"state\": \"not-locked\"");
+	ASSERT_HAS(r.out, "\"new_memory_locked\": false");
+	ck_assert_int_eq(json_num(r.out, "resident_locked_bytes"), 0);
+	ck_assert_int_eq(json_num(r.out, "stack_locked_bytes"), 0);
+	ck_assert_int_gt(json_num(r.out, "stack_resident_bytes"), 0);
 	victim_result_free(&r);
 	bg_stop(&b);
 }
@@ -278,7 +330,9 @@ START_TEST(test_status_all_must_be_locked)
 	victim_sleeping(&unlocked, false);
 	run_tool(TOOL("status", locked.pid_text, unlocked.pid_text), NULL, &r);
 	ASSERT_EXIT(&r, 1);
-	ck_assert_int_eq(count_of(r.out, "\n"), 3); /* header and two processes */
+	/* The header and two processes, each on two lines, and the footnote on '*'. */
+	ck_assert_int_eq(count_of(r.out, "\n"), 6);
+	ASSERT_HAS(r.out, "\nNEW: ");
 	victim_result_free(&r);
 
 	/* --all: the preloaded victim is found; the other has no library mapped. */
@@ -322,6 +376,12 @@ START_TEST(test_status_prometheus)
 		"duende_mlock_locked_bytes",	 "duende_mlock_locked_resident_bytes",
 		"duende_mlock_rss_bytes",	 "duende_mlock_swap_bytes",
 		"duende_mlock_shim_loaded",	 "duende_mlock_locked",
+		"duende_mlock_partly_locked",	 "duende_mlock_new_memory_locked",
+		"duende_mlock_resident_locked_bytes", "duende_mlock_resident_unlocked_bytes",
+		"duende_mlock_io_flusher",	 "duende_mlock_oom_score_adj",
+		"duende_mlock_sched_priority",	 "duende_mlock_threads",
+		"duende_mlock_realtime_threads", "duende_mlock_stack_locked_bytes",
+		"duende_mlock_stack_resident_bytes",
 	};
 	struct victim_result r;
 	struct bg b;
@@ -350,6 +410,197 @@ START_TEST(test_status_prometheus)
 			      l);
 		ck_assert_ptr_nonnull(strchr(l, '\n'));
 	}
+	victim_result_free(&r);
+	bg_stop(&b);
+}
+END_TEST
+
+/*
+ * The container condition: no CAP_IPC_LOCK, a finite limit. The library locks what there is and
+ * withholds MCL_FUTURE; the 16 MiB mapped after start stays unlocked. That is "partly locked",
+ * exit 3, never "locked" with 0: a health check built on status must fail.
+ */
+static void target_partly(struct bg *b)
+{
+	struct bg_opts o = { .preload = true, .drop_ipc_lock = true, .memlock = 64 * HARNESS_MIB };
+	struct rlimit rl;
+
+	/* Lowered, never raised: raising the hard limit needs CAP_SYS_RESOURCE. */
+	ck_assert_int_eq(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
+	if (rl.rlim_max != RLIM_INFINITY && (long long)rl.rlim_max < o.memlock)
+		o.memlock = (long long)rl.rlim_max;
+
+	bg_start_opts(b, (const char *const[]){ target(), "map", "16", "sleep", "60", NULL }, &o,
+		      "ready");
+}
+
+START_TEST(test_status_partly_locked)
+{
+	struct victim_result r;
+	struct bg b, full, none;
+
+	target_partly(&b);
+	run_tool(TOOL("status", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 3);
+	ASSERT_HAS(r.out, " no*  PARTLY LOCKED: ");
+	ASSERT_HAS(r.out, "resident (");
+	ASSERT_HAS(r.out, "%), new memory not locked\n");
+	ASSERT_LACKS(r.out, "* locked\n");
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--json", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 3);
+	ASSERT_HAS(r.out, "\"locked\": false");
+	ASSERT_HAS(r.out, "\"state\": \"partly-locked\"");
+	ASSERT_HAS(r.out, "\"new_memory_locked\": false, \"new_memory_basis\": \"inferred\"");
+	ck_assert_int_gt(json_num(r.out, "resident_locked_bytes"), 0);
+	ck_assert_int_ge(json_num(r.out, "resident_unlocked_bytes"), 16 * HARNESS_MIB);
+	ck_assert_int_ge(json_num(r.out, "unlocked_mappings"), 1);
+	ck_assert_int_eq(json_num(r.out, "resident_locked_bytes") +
+				 json_num(r.out, "resident_unlocked_bytes"),
+			 json_num(r.out, "resident_bytes"));
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--prometheus", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 3);
+	{
+		char sample[160];
+
+		snprintf(sample, sizeof(sample),
+			 "duende_mlock_partly_locked{pid=\"%s\",comm=\"tool-target\"} 1\n",
+			 b.pid_text);
+		ASSERT_HAS(r.out, sample);
+		snprintf(sample, sizeof(sample),
+			 "duende_mlock_locked{pid=\"%s\",comm=\"tool-target\"} 0\n", b.pid_text);
+		ASSERT_HAS(r.out, sample);
+		snprintf(sample, sizeof(sample),
+			 "duende_mlock_new_memory_locked{pid=\"%s\",comm=\"tool-target\","
+			 "basis=\"inferred\"} 0\n",
+			 b.pid_text);
+		ASSERT_HAS(r.out, sample);
+	}
+	victim_result_free(&r);
+
+	/* The worst state decides: partly beside fully locked is 3, beside not locked 1. */
+	victim_sleeping(&full, true);
+	victim_sleeping(&none, false);
+	run_tool(TOOL("status", full.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	victim_result_free(&r);
+	run_tool(TOOL("status", full.pid_text, b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 3);
+	victim_result_free(&r);
+	run_tool(TOOL("status", b.pid_text, none.pid_text, full.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	victim_result_free(&r);
+	bg_stop(&full);
+	bg_stop(&none);
+	bg_stop(&b);
+}
+END_TEST
+
+/*
+ * A master whose worker is not locked: status on the master's PID shows the worker too (it has
+ * the library mapped) and fails; --no-children looks at the master alone.
+ */
+START_TEST(test_status_children)
+{
+	struct victim_result r;
+	struct bg b;
+	char child_of[64];
+
+	bg_start(&b, (const char *const[]){ target(), "fork-unlocked", "sleep", "60", NULL }, true,
+		 "ready");
+	run_tool(TOOL("status", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	snprintf(child_of, sizeof(child_of), "child of %s; ", b.pid_text);
+	ASSERT_HAS(r.out, child_of);
+	ASSERT_HAS(r.out, " locked\n");
+	ASSERT_HAS(r.out, "NOT LOCKED\n");
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--json", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "\"child\": true");
+	ASSERT_HAS(r.out, "\"child\": false");
+	ck_assert_int_eq(count_of(r.out, "\"pid\": "), 2);
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--no-children", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_LACKS(r.out, "child of");
+	victim_result_free(&r);
+	bg_stop(&b);
+}
+END_TEST
+
+/*
+ * What a swap server depends on, set by the process itself and read back by status. IO_FLUSHER
+ * and a lower oom_score_adj need CAP_SYS_RESOURCE, which this machine may withhold even from root:
+ * the process says whether its call worked, and status must agree with it either way.
+ */
+START_TEST(test_status_swap_server_fields)
+{
+	struct victim_result r;
+	struct bg b;
+	char sample[200], line[200];
+	bool flusher, oom;
+
+	bg_start(&b,
+		 (const char *const[]){ target(), "io-flusher", "oom-min", "fifo", "10", "threads",
+					"3", "sleep", "60", NULL },
+		 true, "ready");
+	ck_assert_int_eq(kv_get(b.out, "fifo"), 0);
+	flusher = kv_get(b.out, "io_flusher") == 0;
+	oom = kv_get(b.out, "oom") == 0;
+	ck_assert_msg(flusher == oom || !harness_has_sys_resource(), "%s", b.out);
+	if (!flusher)
+		fprintf(stderr, "no CAP_SYS_RESOURCE: IO_FLUSHER, oom_score_adj read back unset\n");
+	run_tool(TOOL("status", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	snprintf(line, sizeof(line),
+		 "io_flusher %s; oom_score_adj %s; SCHED_FIFO priority 10; 4 threads, stacks ",
+		 flusher ? "yes" : "no", oom ? "-1000" : "0");
+	ASSERT_HAS(r.out, line);
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--json", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, flusher ? "\"io_flusher\": true" : "\"io_flusher\": false");
+	ck_assert_int_eq(json_num(r.out, "task_flags") & 0x00180000, flusher ? 0x00180000 : 0);
+	ASSERT_HAS(r.out, oom ? "\"oom_score_adj\": -1000" : "\"oom_score_adj\": 0");
+	ASSERT_HAS(r.out, "\"sched_policy\": \"SCHED_FIFO\"");
+	ck_assert_int_eq(json_num(r.out, "sched_priority"), 10);
+	ck_assert_int_eq(json_num(r.out, "threads"), 4);
+	/* Threads inherit all three from the thread that created them. */
+	ck_assert_int_eq(json_num(r.out, "io_flusher_threads"), flusher ? 4 : 0);
+	ck_assert_int_eq(json_num(r.out, "realtime_threads"), 4);
+	/* Every thread waits in a system call: each stack is found, and each is locked. */
+	ck_assert_int_eq(json_num(r.out, "stacks_found"), 4);
+	ck_assert_int_eq(json_num(r.out, "stacks_unknown"), 0);
+	ck_assert_int_gt(json_num(r.out, "stack_locked_bytes"), 0);
+	ck_assert_int_eq(json_num(r.out, "stack_locked_bytes"),
+			 json_num(r.out, "stack_resident_bytes"));
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--prometheus", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	snprintf(sample, sizeof(sample),
+		 "duende_mlock_io_flusher{pid=\"%s\",comm=\"tool-target\"} %d\n", b.pid_text,
+		 flusher);
+	ASSERT_HAS(r.out, sample);
+	snprintf(sample, sizeof(sample),
+		 "duende_mlock_oom_score_adj{pid=\"%s\",comm=\"tool-target\"} %s\n", b.pid_text,
+		 oom ? "-1000" : "0");
+	ASSERT_HAS(r.out, sample);
+	snprintf(sample, sizeof(sample),
+		 "duende_mlock_sched_priority{pid=\"%s\",comm=\"tool-target\","
+		 "policy=\"SCHED_FIFO\"} 10\n",
+		 b.pid_text);
+	ASSERT_HAS(r.out, sample);
+	snprintf(sample, sizeof(sample),
+		 "duende_mlock_threads{pid=\"%s\",comm=\"tool-target\"} 4\n", b.pid_text);
+	ASSERT_HAS(r.out, sample);
 	victim_result_free(&r);
 	bg_stop(&b);
 }
@@ -922,6 +1173,8 @@ Suite *test_suite(void)
 		"test_status_locked_victim",  "test_status_all_must_be_locked",
 		"test_status_gone_process",   "test_status_prometheus",
 		"test_status_escapes_names",  "test_doctor_large_finite_limit_warns",
+		"test_status_partly_locked",  "test_status_children",
+		"test_status_swap_server_fields",
 		"test_run_locks_victim",      "test_run_onfault",
 		"test_run_prepends_to_ld_preload", "test_run_required_denied_exits_71",
 		"test_run_config",            NULL,
@@ -942,6 +1195,9 @@ Suite *test_suite(void)
 	ADD(test_status_gone_process);
 	ADD(test_status_prometheus);
 	ADD(test_status_escapes_names);
+	ADD(test_status_partly_locked);
+	ADD(test_status_children);
+	ADD(test_status_swap_server_fields);
 	ADD(test_doctor_dynamic_program_ok);
 	ADD(test_doctor_static_program);
 	ADD(test_doctor_missing_program);

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,56 +23,136 @@
 #include "tool.h"
 
 static const char status_usage[] =
-	"Usage: duende-mlock status [--json|--prometheus] [PID...|--all]\n"
+	"Usage: duende-mlock status [--json|--prometheus] [--no-children] [PID...|--all]\n"
 	"\n"
 	"For each process: VmLck (locked virtual memory), Locked (locked and resident, from\n"
-	"smaps_rollup), RSS, swap, whether the duende-mlock library is mapped in it, and a\n"
-	"verdict.\n"
+	"smaps_rollup), RSS, swap, whether the duende-mlock library is mapped in it, whether\n"
+	"new memory will be locked (NEW), and a verdict: locked, PARTLY LOCKED (with how much\n"
+	"of resident memory is), NOT LOCKED. A second line shows what a swap server depends on:\n"
+	"IO_FLUSHER, oom_score_adj, scheduling class, threads and their locked stacks.\n"
 	"\n"
 	"  --all            every process that has the library mapped (the default without PIDs)\n"
+	"  --no-children    only the PIDs given, not their descendants that have the library\n"
 	"  --json           a JSON array, one object per process\n"
 	"  --prometheus     node_exporter textfile-collector format\n"
 	"  -h, --help       this text\n"
 	"\n"
-	"Exit status: 0 when every process is locked with nothing in swap, 1 otherwise, 2 on\n"
-	"usage errors.\n";
+	"Exit status: 0 when every process is fully locked (every mapping that can be, and new\n"
+	"memory too) with nothing in swap; 3 when some are only partly locked and none worse;\n"
+	"1 when one is not locked, has pages in swap, cannot be read or is gone; 2 on usage\n"
+	"errors.\n";
 
 enum format { FMT_TEXT, FMT_JSON, FMT_PROMETHEUS };
 
+/* Worst last: the exit status is the worst state's. */
+enum state {
+	ST_LOCKED,     /* every lockable mapping locked, new memory too, nothing in swap */
+	ST_PARTLY,     /* some locked: a mapping is not, or new memory will not be */
+	ST_IN_SWAP,    /* locked, but pages are in swap */
+	ST_UNKNOWN,    /* locked, but smaps could not be read to tell how much */
+	ST_NOT_LOCKED, /* nothing locked */
+	ST_UNREADABLE,
+	ST_GONE,
+};
+
+static const char *const state_names[] = {
+	[ST_LOCKED] = "locked",	       [ST_PARTLY] = "partly-locked",
+	[ST_IN_SWAP] = "in-swap",      [ST_UNKNOWN] = "locked-extent-unknown",
+	[ST_NOT_LOCKED] = "not-locked", [ST_UNREADABLE] = "unreadable",
+	[ST_GONE] = "gone",
+};
+
 struct proc_info {
 	int pid;
+	int ppid;
 	int err;               /* negative errno: the process could not be read */
 	bool have_resident;    /* smaps_rollup readable (needs ptrace read access) */
 	bool have_maps;     /* maps readable (same rule as smaps_rollup) */
 	bool shim_loaded;
+	bool child;            /* not asked for: a descendant of a PID that was */
 	char comm[80];         /* escaped */
 	struct dm_proc_mem mem;
 	uint64_t locked_resident;
+	struct tool_lockstate ls;
+	enum state state;
 };
 
-static bool proc_locked(const struct proc_info *p)
+static enum state decide(const struct proc_info *p)
 {
-	return p->err == 0 && p->mem.vm_lck > 0;
-}
+	const struct tool_lockstate *ls = &p->ls;
 
-static bool proc_good(const struct proc_info *p)
-{
-	return proc_locked(p) && p->mem.vm_swap == 0;
-}
-
-static const char *verdict(const struct proc_info *p)
-{
 	if (p->err == -ENOENT || p->err == -ESRCH)
-		return "no such process";
+		return ST_GONE;
 	if (p->err)
-		return "unreadable";
-	if (!proc_locked(p))
-		return p->mem.vm_size ? "NOT LOCKED" : "NOT LOCKED (kernel thread)";
+		return ST_UNREADABLE;
+	if (p->mem.vm_lck == 0 && ls->locked_maps == 0)
+		return ST_NOT_LOCKED;
+	if (!ls->have_smaps)
+		return ST_UNKNOWN;
+	if (ls->unlocked_maps || ls->future == TOOL_FUTURE_NO)
+		return ST_PARTLY;
 	if (p->mem.vm_swap)
-		return "LOCKED, BUT PART IS IN SWAP";
-	return "locked";
+		return ST_IN_SWAP;
+	return ST_LOCKED;
 }
 
+static int state_exit(enum state st)
+{
+	if (st == ST_LOCKED)
+		return TOOL_EXIT_OK;
+	return st == ST_PARTLY ? TOOL_EXIT_PARTLY : TOOL_EXIT_FAIL;
+}
+
+/* Every mapping locked and new ones will be, swap or not: "locked" in JSON and Prometheus. */
+static bool fully_locked(const struct proc_info *p)
+{
+	return p->state == ST_LOCKED || p->state == ST_IN_SWAP;
+}
+
+static double locked_percent(const struct tool_lockstate *ls)
+{
+	return ls->resident ? 100.0 * (double)ls->locked_rss / (double)ls->resident : 100.0;
+}
+
+static const char *future_word(const struct tool_lockstate *ls)
+{
+	if (!ls->have_smaps && !ls->marker)
+		return "?";
+	if (ls->future == TOOL_FUTURE_YES)
+		return ls->future_inferred ? "yes*" : "yes";
+	if (ls->future == TOOL_FUTURE_NO)
+		return ls->future_inferred ? "no*" : "no";
+	return "?";
+}
+
+static const char *verdict(const struct proc_info *p, char *buf, size_t size)
+{
+	const struct tool_lockstate *ls = &p->ls;
+	char a[32], b[32];
+
+	switch (p->state) {
+	case ST_GONE:
+		return "no such process";
+	case ST_UNREADABLE:
+		return "unreadable";
+	case ST_NOT_LOCKED:
+		return p->mem.vm_size ? "NOT LOCKED" : "NOT LOCKED (kernel thread)";
+	case ST_UNKNOWN:
+		return "LOCKED, EXTENT UNKNOWN (smaps unreadable)";
+	case ST_IN_SWAP:
+		return "LOCKED, BUT PART IS IN SWAP";
+	case ST_LOCKED:
+		return "locked";
+	case ST_PARTLY:
+		break;
+	}
+	snprintf(buf, size, "PARTLY LOCKED: %s of %s resident (%.1f%%)%s%s",
+		 tool_human_bytes(a, sizeof(a), ls->locked_rss),
+		 tool_human_bytes(b, sizeof(b), ls->resident), locked_percent(ls),
+		 ls->future == TOOL_FUTURE_NO ? ", new memory not locked" : "",
+		 p->mem.vm_swap ? ", part is in swap" : "");
+	return buf;
+}
 static bool is_shim_path(const char *path)
 {
 	const char *base = strrchr(path, '/');
@@ -140,22 +221,53 @@ static void read_comm(int pid, char *out, size_t size)
 static void proc_read(int pid, struct proc_info *p)
 {
 	char path[64];
+	struct tool_stat st;
 
 	*p = (struct proc_info){ .pid = pid };
 	read_comm(pid, p->comm, sizeof(p->comm));
 	p->err = dm_proc_mem_read(pid, &p->mem);
-	if (p->err)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	p->have_resident = dm_proc_read_kb(path, "Locked", &p->locked_resident) == 0;
-	p->have_maps = read_shim_loaded(pid, &p->shim_loaded) == 0;
+	if (p->err == 0) {
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		if (tool_stat_read(path, &st) == 0)
+			p->ppid = st.ppid;
+		snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+		p->have_resident = dm_proc_read_kb(path, "Locked", &p->locked_resident) == 0;
+		p->have_maps = read_shim_loaded(pid, &p->shim_loaded) == 0;
+		p->err = tool_lockstate_read(pid, &p->ls);
+	}
+	p->state = decide(p);
+}
+
+struct list {
+	struct proc_info *v;
+	size_t n, cap;
+};
+
+static struct proc_info *list_add(struct list *l)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct proc_info *nv = realloc(l->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return NULL;
+		l->v = nv;
+		l->cap = cap;
+	}
+	return &l->v[l->n++];
+}
+
+static bool list_has(const struct list *l, int pid)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].pid == pid)
+			return true;
+	return false;
 }
 
 /* --all: every process with the library mapped, except this one. */
-static int collect_all(struct proc_info **out, size_t *n)
+static int collect_all(struct list *l)
 {
-	struct proc_info *v = NULL;
-	size_t len = 0, cap = 0;
 	struct dirent *de;
 	DIR *dir;
 
@@ -163,6 +275,7 @@ static int collect_all(struct proc_info **out, size_t *n)
 	if (!dir)
 		return -errno;
 	while ((de = readdir(dir))) {
+		struct proc_info *p;
 		bool loaded;
 		int pid;
 
@@ -170,53 +283,183 @@ static int collect_all(struct proc_info **out, size_t *n)
 			continue;
 		if (read_shim_loaded(pid, &loaded) < 0 || !loaded)
 			continue;
-		if (len == cap) {
-			struct proc_info *nv;
-
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				closedir(dir);
-				return -ENOMEM;
-			}
-			v = nv;
+		p = list_add(l);
+		if (!p) {
+			closedir(dir);
+			return -ENOMEM;
 		}
-		proc_read(pid, &v[len]);
+		proc_read(pid, p);
 		/* It may have exited between the two reads. */
-		if (v[len].err == 0)
-			len++;
+		if (p->err)
+			l->n--;
 	}
 	closedir(dir);
-	*out = v;
-	*n = len;
 	return 0;
+}
+
+/*
+ * The descendants of the PIDs asked about that have the library mapped: the workers of a master
+ * (nginx, a forking server) are locked, or not, on their own, and a health check on the master's
+ * PID must see them. Processes that show no library (a shell in between) are followed, not shown.
+ */
+static int collect_children(struct list *l)
+{
+	struct pp {
+		int pid, ppid;
+	} *all = NULL;
+	size_t n = 0, cap = 0, asked = l->n;
+	struct dirent *de;
+	bool grew = true;
+	int *tree = NULL;
+	size_t tree_n = 0;
+	DIR *dir;
+	int r = 0;
+
+	dir = opendir("/proc");
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		char path[64];
+		struct tool_stat st;
+		int pid;
+
+		if (tool_parse_pid(de->d_name, &pid) < 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		if (tool_stat_read(path, &st) < 0)
+			continue;
+		if (n == cap) {
+			struct pp *nv;
+
+			cap = cap ? cap * 2 : 256;
+			nv = realloc(all, cap * sizeof(*nv));
+			if (!nv) {
+				r = -ENOMEM;
+				goto out;
+			}
+			all = nv;
+		}
+		all[n++] = (struct pp){ pid, st.ppid };
+	}
+	tree = calloc(n + asked + 1, sizeof(*tree));
+	if (!tree) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < asked; i++)
+		if (l->v[i].err == 0)
+			tree[tree_n++] = l->v[i].pid;
+	/* Breadth by repetition: few processes, shallow trees. */
+	while (grew) {
+		grew = false;
+		for (size_t i = 0; i < n; i++) {
+			bool in = false, parent_in = false;
+
+			for (size_t k = 0; k < tree_n; k++) {
+				in = in || tree[k] == all[i].pid;
+				parent_in = parent_in || tree[k] == all[i].ppid;
+			}
+			if (in || !parent_in)
+				continue;
+			tree[tree_n++] = all[i].pid;
+			grew = true;
+		}
+	}
+	for (size_t k = 0; k < tree_n; k++) {
+		struct proc_info *p;
+		bool loaded;
+
+		if (list_has(l, tree[k]) || read_shim_loaded(tree[k], &loaded) < 0 || !loaded)
+			continue;
+		p = list_add(l);
+		if (!p) {
+			r = -ENOMEM;
+			goto out;
+		}
+		proc_read(tree[k], p);
+		p->child = true;
+		if (p->err)
+			l->n--;
+	}
+out:
+	closedir(dir);
+	free(all);
+	free(tree);
+	return r;
+}
+
+static void print_tasks_text(const struct proc_info *p)
+{
+	const struct tool_lockstate *ls = &p->ls;
+	char a[32], b[32];
+
+	printf("%-8s ", "");
+	if (p->child)
+		printf("child of %d; ", p->ppid);
+	if (!ls->have_tasks) {
+		printf("tasks unreadable\n");
+		return;
+	}
+	if (ls->have_main)
+		printf("io_flusher %s",
+		       (ls->main.flags & TOOL_PF_IO_FLUSHER) == TOOL_PF_IO_FLUSHER ? "yes" : "no");
+	if (ls->io_flusher_threads && ls->io_flusher_threads != ls->threads)
+		printf(" (%u of %u threads)", ls->io_flusher_threads, ls->threads);
+	if (ls->have_oom)
+		printf("; oom_score_adj %d", ls->oom_score_adj);
+	if (ls->have_main) {
+		printf("; %s", tool_policy_name(ls->main.policy));
+		if (ls->main.policy == SCHED_FIFO || ls->main.policy == SCHED_RR)
+			printf(" priority %d", ls->main.rt_priority);
+		else
+			printf(" nice %d", ls->main.nice);
+	}
+	if (ls->rt_threads && ls->rt_threads != ls->threads)
+		printf(" (%u of %u threads real-time)", ls->rt_threads, ls->threads);
+	printf("; %u thread%s", ls->threads, ls->threads == 1 ? "" : "s");
+	if (ls->stacks_found)
+		printf(", stacks %s locked of %s resident",
+		       tool_human_bytes(a, sizeof(a), ls->stack_locked),
+		       tool_human_bytes(b, sizeof(b), ls->stack_rss));
+	if (ls->stacks_unknown)
+		printf(" (%u stack%s not found: running or not traceable)", ls->stacks_unknown,
+		       ls->stacks_unknown == 1 ? "" : "s");
+	putchar('\n');
 }
 
 static void print_text(const struct proc_info *v, size_t n)
 {
-	char a[32], b[32], c[32], d[32];
+	char a[32], b[32], c[32], d[32], why[160];
+	bool inferred = false;
 
-	printf("%-8s %-16s %10s %10s %10s %10s %-5s %s\n", "PID", "COMM", "VMLCK", "LOCKED", "RSS",
-	       "SWAP", "SHIM", "VERDICT");
+	printf("%-8s %-16s %10s %10s %10s %10s %-5s %-4s %s\n", "PID", "COMM", "VMLCK", "LOCKED",
+	       "RSS", "SWAP", "SHIM", "NEW", "VERDICT");
 	for (size_t i = 0; i < n; i++) {
 		const struct proc_info *p = &v[i];
 
 		if (p->err) {
-			printf("%-8d %-16s %10s %10s %10s %10s %-5s %s", p->pid, p->comm, "-", "-",
-			       "-", "-", "-", verdict(p));
+			printf("%-8d %-16s %10s %10s %10s %10s %-5s %-4s %s", p->pid, p->comm, "-",
+			       "-", "-", "-", "-", "-", verdict(p, why, sizeof(why)));
 			if (p->err != -ENOENT && p->err != -ESRCH)
 				printf(" (%s)", strerror(-p->err));
 			putchar('\n');
 			continue;
 		}
-		printf("%-8d %-16s %10s %10s %10s %10s %-5s %s\n", p->pid, p->comm,
+		inferred = inferred || (p->ls.future_inferred && p->state != ST_NOT_LOCKED);
+		printf("%-8d %-16s %10s %10s %10s %10s %-5s %-4s %s\n", p->pid, p->comm,
 		       tool_human_bytes(a, sizeof(a), p->mem.vm_lck),
 		       p->have_resident ? tool_human_bytes(b, sizeof(b), p->locked_resident) : "?",
 		       tool_human_bytes(c, sizeof(c), p->mem.vm_rss),
 		       tool_human_bytes(d, sizeof(d), p->mem.vm_swap),
-		       !p->have_maps ? "?" : p->shim_loaded ? "yes" : "no", verdict(p));
+		       !p->have_maps ? "?" : p->shim_loaded ? "yes" : "no",
+		       p->state == ST_NOT_LOCKED ? "no" : future_word(&p->ls),
+		       verdict(p, why, sizeof(why)));
+		print_tasks_text(p);
 	}
+	if (inferred)
+		printf("NEW: will new memory be locked (MCL_FUTURE). * inferred from the mappings "
+		       "(all locked, or not), as the process holds no " DM_MARKER_NAME
+		       " marker.\n");
 }
 
 /* s is dm_escape()d already: only '"' and '\' (from the \xNN escapes) need care. */
@@ -231,8 +474,84 @@ static void put_quoted(const char *s)
 	putchar('"');
 }
 
+static void put_num_or_null(bool have, long long v)
+{
+	if (have)
+		printf("%lld", v);
+	else
+		printf("null");
+}
+
+static void print_json_lock(const struct proc_info *p)
+{
+	const struct tool_lockstate *ls = &p->ls;
+	bool sm = ls->have_smaps;
+
+	printf(", \"resident_bytes\": ");
+	put_num_or_null(sm, (long long)ls->resident);
+	printf(", \"resident_locked_bytes\": ");
+	put_num_or_null(sm, (long long)ls->locked_rss);
+	printf(", \"resident_unlocked_bytes\": ");
+	put_num_or_null(sm, (long long)ls->unlocked_rss);
+	printf(", \"locked_percent\": ");
+	if (sm)
+		printf("%.1f", locked_percent(ls));
+	else
+		printf("null");
+	printf(", \"unlocked_mappings\": ");
+	put_num_or_null(sm, ls->unlocked_maps);
+	printf(", \"new_memory_locked\": %s, \"new_memory_basis\": %s",
+	       ls->future == TOOL_FUTURE_UNKNOWN ? "null" :
+	       ls->future == TOOL_FUTURE_YES	 ? "true" :
+						   "false",
+	       ls->future == TOOL_FUTURE_UNKNOWN ? "null" :
+	       ls->future_inferred		 ? "\"inferred\"" :
+						   "\"marker\"");
+}
+
+static void print_json_tasks(const struct proc_info *p)
+{
+	const struct tool_lockstate *ls = &p->ls;
+	bool m = ls->have_main, t = ls->have_tasks;
+
+	printf(", \"io_flusher\": %s",
+	       !m ? "null" : (ls->main.flags & TOOL_PF_IO_FLUSHER) == TOOL_PF_IO_FLUSHER ? "true" :
+											"false");
+	printf(", \"task_flags\": ");
+	put_num_or_null(m, ls->main.flags);
+	printf(", \"oom_score_adj\": ");
+	put_num_or_null(ls->have_oom, ls->oom_score_adj);
+	printf(", \"sched_policy\": ");
+	if (m)
+		put_quoted(tool_policy_name(ls->main.policy));
+	else
+		printf("null");
+	printf(", \"sched_priority\": ");
+	put_num_or_null(m, ls->main.rt_priority);
+	printf(", \"nice\": ");
+	put_num_or_null(m, ls->main.nice);
+	printf(", \"threads\": ");
+	put_num_or_null(t, ls->threads);
+	printf(", \"io_flusher_threads\": ");
+	put_num_or_null(t, ls->io_flusher_threads);
+	printf(", \"realtime_threads\": ");
+	put_num_or_null(t, ls->rt_threads);
+	printf(", \"stacks_found\": ");
+	put_num_or_null(t, ls->stacks_found);
+	printf(", \"stacks_unknown\": ");
+	put_num_or_null(t, ls->stacks_unknown);
+	printf(", \"stack_size_bytes\": ");
+	put_num_or_null(t && ls->have_smaps, (long long)ls->stack_size);
+	printf(", \"stack_resident_bytes\": ");
+	put_num_or_null(t && ls->have_smaps, (long long)ls->stack_rss);
+	printf(", \"stack_locked_bytes\": ");
+	put_num_or_null(t && ls->have_smaps, (long long)ls->stack_locked);
+}
+
 static void print_json(const struct proc_info *v, size_t n)
 {
+	char why[160];
+
 	putchar('[');
 	for (size_t i = 0; i < n; i++) {
 		const struct proc_info *p = &v[i];
@@ -242,29 +561,49 @@ static void print_json(const struct proc_info *v, size_t n)
 		if (p->err) {
 			printf(", \"error\": ");
 			put_quoted(strerror(-p->err));
-			printf(", \"locked_bytes\": null, \"locked_resident_bytes\": null, "
-			       "\"rss_bytes\": null, \"swap_bytes\": null, \"shim_loaded\": null, "
-			       "\"locked\": false, \"verdict\": ");
+			printf(", \"ppid\": null, \"child\": %s, \"locked_bytes\": null, "
+			       "\"locked_resident_bytes\": null, \"rss_bytes\": null, "
+			       "\"swap_bytes\": null, \"shim_loaded\": null, \"locked\": false",
+			       p->child ? "true" : "false");
 		} else {
-			printf(", \"locked_bytes\": %" PRIu64 ", \"locked_resident_bytes\": ",
-			       p->mem.vm_lck);
-			if (p->have_resident)
-				printf("%" PRIu64, p->locked_resident);
-			else
-				printf("null");
+			printf(", \"ppid\": %d, \"child\": %s, \"locked_bytes\": %" PRIu64
+			       ", \"locked_resident_bytes\": ",
+			       p->ppid, p->child ? "true" : "false", p->mem.vm_lck);
+			put_num_or_null(p->have_resident, (long long)p->locked_resident);
 			printf(", \"rss_bytes\": %" PRIu64 ", \"swap_bytes\": %" PRIu64
-			       ", \"shim_loaded\": %s, \"locked\": %s, \"verdict\": ",
+			       ", \"shim_loaded\": %s, \"locked\": %s",
 			       p->mem.vm_rss, p->mem.vm_swap,
 			       !p->have_maps ? "null" : p->shim_loaded ? "true" : "false",
-			       proc_locked(p) ? "true" : "false");
+			       fully_locked(p) ? "true" : "false");
+			print_json_lock(p);
+			print_json_tasks(p);
 		}
-		put_quoted(verdict(p));
+		printf(", \"state\": \"%s\", \"verdict\": ", state_names[p->state]);
+		put_quoted(verdict(p, why, sizeof(why)));
 		putchar('}');
 	}
 	printf("%s]\n", n ? "\n" : "");
 }
 
-enum metric { M_LOCKED, M_RESIDENT, M_RSS, M_SWAP, M_SHIM, M_LOCKED_OK };
+enum metric {
+	M_LOCKED,
+	M_RESIDENT,
+	M_RSS,
+	M_SWAP,
+	M_SHIM,
+	M_LOCKED_OK,
+	M_PARTLY,
+	M_NEW,
+	M_RES_LOCKED,
+	M_RES_UNLOCKED,
+	M_IO_FLUSHER,
+	M_OOM,
+	M_SCHED,
+	M_THREADS,
+	M_RT_THREADS,
+	M_STACK_LOCKED,
+	M_STACK_RSS,
+};
 
 static const struct {
 	const char *name;
@@ -279,30 +618,89 @@ static const struct {
 	[M_SHIM] = { "duende_mlock_shim_loaded",
 		     "1 when libduende_mlock is mapped in the process." },
 	[M_LOCKED_OK] = { "duende_mlock_locked",
-			  "1 when the process has memory locked (VmLck > 0)." },
+			  "1 when every mapping that can be locked is, and new memory will be." },
+	[M_PARTLY] = { "duende_mlock_partly_locked",
+		       "1 when some memory is locked but not all, or new memory will not be." },
+	[M_NEW] = { "duende_mlock_new_memory_locked",
+		    "1 when new mappings will be locked (MCL_FUTURE); basis label: marker or "
+		    "inferred." },
+	[M_RES_LOCKED] = { "duende_mlock_resident_locked_bytes",
+			   "Resident memory in locked mappings, in bytes." },
+	[M_RES_UNLOCKED] = { "duende_mlock_resident_unlocked_bytes",
+			     "Resident memory in mappings that could be locked and are not, in "
+			     "bytes." },
+	[M_IO_FLUSHER] = { "duende_mlock_io_flusher",
+			   "1 when the main thread has PR_SET_IO_FLUSHER's task flags." },
+	[M_OOM] = { "duende_mlock_oom_score_adj", "The process's oom_score_adj." },
+	[M_SCHED] = { "duende_mlock_sched_priority",
+		      "Real-time priority of the main thread (0 outside SCHED_FIFO/RR); policy "
+		      "label: its scheduling class." },
+	[M_THREADS] = { "duende_mlock_threads", "Number of threads." },
+	[M_RT_THREADS] = { "duende_mlock_realtime_threads",
+			   "Threads in SCHED_FIFO or SCHED_RR." },
+	[M_STACK_LOCKED] = { "duende_mlock_stack_locked_bytes",
+			     "Resident and locked bytes of the threads' stack mappings (those of "
+			     "threads found blocked)." },
+	[M_STACK_RSS] = { "duende_mlock_stack_resident_bytes",
+			  "Resident bytes of the threads' stack mappings." },
 };
 
-static bool metric_value(const struct proc_info *p, enum metric m, uint64_t *v)
+static bool metric_value(const struct proc_info *p, enum metric m, long long *v)
 {
+	const struct tool_lockstate *ls = &p->ls;
+
 	switch (m) {
 	case M_LOCKED:
-		*v = p->mem.vm_lck;
+		*v = (long long)p->mem.vm_lck;
 		return true;
 	case M_RESIDENT:
-		*v = p->locked_resident;
+		*v = (long long)p->locked_resident;
 		return p->have_resident;
 	case M_RSS:
-		*v = p->mem.vm_rss;
+		*v = (long long)p->mem.vm_rss;
 		return true;
 	case M_SWAP:
-		*v = p->mem.vm_swap;
+		*v = (long long)p->mem.vm_swap;
 		return true;
 	case M_SHIM:
 		*v = p->shim_loaded;
 		return p->have_maps;
 	case M_LOCKED_OK:
-		*v = proc_locked(p);
+		*v = fully_locked(p);
 		return true;
+	case M_PARTLY:
+		*v = p->state == ST_PARTLY;
+		return true;
+	case M_NEW:
+		*v = ls->future == TOOL_FUTURE_YES;
+		return ls->future != TOOL_FUTURE_UNKNOWN;
+	case M_RES_LOCKED:
+		*v = (long long)ls->locked_rss;
+		return ls->have_smaps;
+	case M_RES_UNLOCKED:
+		*v = (long long)ls->unlocked_rss;
+		return ls->have_smaps;
+	case M_IO_FLUSHER:
+		*v = (ls->main.flags & TOOL_PF_IO_FLUSHER) == TOOL_PF_IO_FLUSHER;
+		return ls->have_main;
+	case M_OOM:
+		*v = ls->oom_score_adj;
+		return ls->have_oom;
+	case M_SCHED:
+		*v = ls->main.rt_priority;
+		return ls->have_main;
+	case M_THREADS:
+		*v = ls->threads;
+		return ls->have_tasks;
+	case M_RT_THREADS:
+		*v = ls->rt_threads;
+		return ls->have_tasks;
+	case M_STACK_LOCKED:
+		*v = (long long)ls->stack_locked;
+		return ls->have_tasks && ls->have_smaps;
+	case M_STACK_RSS:
+		*v = (long long)ls->stack_rss;
+		return ls->have_tasks && ls->have_smaps;
 	}
 	return false;
 }
@@ -314,13 +712,18 @@ static void print_prometheus(const struct proc_info *v, size_t n)
 		printf("# HELP %s %s\n# TYPE %s gauge\n", metrics[m].name, metrics[m].help,
 		       metrics[m].name);
 		for (size_t i = 0; i < n; i++) {
-			uint64_t val;
+			long long val;
 
 			if (v[i].err || !metric_value(&v[i], (enum metric)m, &val))
 				continue;
 			printf("%s{pid=\"%d\",comm=", metrics[m].name, v[i].pid);
 			put_quoted(v[i].comm);
-			printf("} %" PRIu64 "\n", val);
+			if (m == M_NEW)
+				printf(",basis=\"%s\"",
+				       v[i].ls.future_inferred ? "inferred" : "marker");
+			else if (m == M_SCHED)
+				printf(",policy=\"%s\"", tool_policy_name(v[i].ls.main.policy));
+			printf("} %lld\n", val);
 		}
 	}
 }
@@ -331,13 +734,14 @@ int tool_cmd_status(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, 'p' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "no-children", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum format fmt = FMT_TEXT;
-	struct proc_info *v = NULL;
-	bool all = false, good = true;
-	size_t n = 0;
+	struct list l = { 0 };
+	bool all = false, children = true;
+	enum state worst = ST_LOCKED;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -353,6 +757,9 @@ int tool_cmd_status(int argc, char **argv)
 		case 'a':
 			all = true;
 			break;
+		case 'C':
+			children = false;
+			break;
 		case 'h':
 			fputs(status_usage, stdout);
 			return TOOL_EXIT_OK;
@@ -364,47 +771,56 @@ int tool_cmd_status(int argc, char **argv)
 		return tool_usage_error("status", "status: give PIDs or --all, not both");
 
 	if (optind < argc) {
-		n = (size_t)(argc - optind);
-		v = calloc(n, sizeof(*v));
-		if (!v) {
-			tool_error("Failed to allocate: %s", strerror(ENOMEM));
-			return TOOL_EXIT_FAIL;
-		}
-		for (size_t i = 0; i < n; i++) {
+		for (int i = optind; i < argc; i++) {
 			int pid;
 
-			if (tool_parse_pid(argv[optind + (int)i], &pid) < 0) {
+			if (tool_parse_pid(argv[i], &pid) < 0) {
 				char esc[64];
 
-				free(v);
-				dm_escape(esc, sizeof(esc), argv[optind + (int)i], 32);
+				free(l.v);
+				dm_escape(esc, sizeof(esc), argv[i], 32);
 				return tool_usage_error("status", "status: '%s' is not a PID", esc);
 			}
-			proc_read(pid, &v[i]);
 		}
+		for (int i = optind; i < argc; i++) {
+			struct proc_info *p = list_add(&l);
+			int pid;
+
+			if (!p) {
+				free(l.v);
+				tool_error("Failed to allocate: %s", strerror(ENOMEM));
+				return TOOL_EXIT_FAIL;
+			}
+			tool_parse_pid(argv[i], &pid);
+			proc_read(pid, p);
+		}
+		r = children ? collect_children(&l) : 0;
 	} else {
-		r = collect_all(&v, &n);
-		if (r < 0) {
-			tool_error("Failed to read /proc: %s", strerror(-r));
-			return TOOL_EXIT_FAIL;
-		}
+		r = collect_all(&l);
+	}
+	if (r < 0) {
+		free(l.v);
+		tool_error("Failed to read /proc: %s", strerror(-r));
+		return TOOL_EXIT_FAIL;
 	}
 
-	for (size_t i = 0; i < n; i++)
-		good = good && proc_good(&v[i]);
+	for (size_t i = 0; i < l.n; i++)
+		if (state_exit(l.v[i].state) == TOOL_EXIT_FAIL ||
+		    (state_exit(worst) == TOOL_EXIT_OK && l.v[i].state != ST_LOCKED))
+			worst = l.v[i].state;
 	if (fmt == FMT_JSON)
-		print_json(v, n);
+		print_json(l.v, l.n);
 	else if (fmt == FMT_PROMETHEUS)
-		print_prometheus(v, n);
-	else if (n)
-		print_text(v, n);
-	if (n == 0) {
+		print_prometheus(l.v, l.n);
+	else if (l.n)
+		print_text(l.v, l.n);
+	if (l.n == 0) {
 		/* Nothing found fails a health check: the daemon is not running locked. */
-		good = false;
+		worst = ST_NOT_LOCKED;
 		if (fmt == FMT_TEXT)
 			tool_error("no process has libduende_mlock mapped");
 	}
-	free(v);
+	free(l.v);
 	fflush(stdout);
-	return good ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+	return state_exit(worst);
 }

@@ -16,6 +16,7 @@ enum {
 	TOOL_EXIT_OK = 0,
 	TOOL_EXIT_FAIL = 1,  /* the answer is "no": not locked, would fail, bad config */
 	TOOL_EXIT_USAGE = 2, /* the command line was wrong */
+	TOOL_EXIT_PARTLY = 3, /* status: locked, but not all of it, or new memory will not be */
 };
 
 /* "duende-mlock: ..." on stderr, one line. */
@@ -46,6 +47,64 @@ struct tool_elf_info {
 };
 
 int tool_elf_inspect(const char *path, struct tool_elf_info *info);
+
+/* lockstate.c: how much of a process is locked, and its per-task state. */
+
+/*
+ * The name of the probe mapping the library may leave in a process after each lock call, so that
+ * MCL_FUTURE can be read from outside: "[anon:NAME]" where PR_SET_VMA_ANON_NAME works, else
+ * "/memfd:NAME (deleted)". Its VmFlags "lo" is the kernel's answer to "is new memory locked".
+ */
+#define DM_MARKER_NAME "duende-mlock-future"
+
+/* PR_SET_IO_FLUSHER sets both task flags (include/linux/sched.h). */
+#define TOOL_PF_MEMALLOC_NOIO 0x00080000u
+#define TOOL_PF_LOCAL_THROTTLE 0x00100000u
+#define TOOL_PF_IO_FLUSHER (TOOL_PF_MEMALLOC_NOIO | TOOL_PF_LOCAL_THROTTLE)
+
+struct tool_stat {
+	int ppid;
+	unsigned flags; /* PF_* task flags */
+	int nice;
+	unsigned threads;
+	int rt_priority;
+	int policy;
+};
+
+/* A /proc/PID/stat or /proc/PID/task/TID/stat file. 0 or a negative errno. */
+int tool_stat_read(const char *path, struct tool_stat *st);
+
+enum tool_future {
+	TOOL_FUTURE_UNKNOWN,
+	TOOL_FUTURE_YES,
+	TOOL_FUTURE_NO,
+};
+
+struct tool_lockstate {
+	bool have_smaps; /* needs the right to trace the process */
+	/* Mappings mlockall can lock: not VM_IO/PFNMAP/DONTEXPAND/MIXEDMAP, hugetlb, [vsyscall]. */
+	unsigned lockable_maps, locked_maps, unlocked_maps;
+	uint64_t resident;     /* Rss of the lockable mappings */
+	uint64_t locked_rss;   /* of which in locked mappings */
+	uint64_t unlocked_rss; /* of which in unlocked ones */
+	enum tool_future future; /* will new mappings be locked (MCL_FUTURE) */
+	bool future_inferred;    /* no marker: inferred from the mappings */
+	bool marker, marker_locked;
+	/* Tasks: /proc/PID/task/TID/stat, and syscall for the stack pointer. */
+	bool have_tasks, have_main;
+	struct tool_stat main; /* the main thread */
+	unsigned threads, io_flusher_threads, rt_threads;
+	unsigned stacks_found;   /* threads whose stack pointer was found in a mapping */
+	unsigned stacks_unknown; /* running, or syscall unreadable */
+	unsigned stack_maps;
+	uint64_t stack_size, stack_rss, stack_locked;
+	bool have_oom;
+	int oom_score_adj;
+};
+
+/* 0, or a negative errno when nothing could be read at all (what could not be is left unset). */
+int tool_lockstate_read(int pid, struct tool_lockstate *ls);
+const char *tool_policy_name(int policy);
 
 /* The commands: argv[0] is the command name. Each returns an exit status. */
 int tool_cmd_run(int argc, char **argv);
