@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f.path = path;
 
 	dm_settings_default(&s);
-	r = dm_conffile_apply(&f, &s, &d);
+	r = dm_conffile_apply(&f, NULL, &s, &d);
 	if (r == 0) {
 		for (const char *e = dm_programs_next(&s, NULL); e; e = dm_programs_next(&s, e)) {
 			const char *unrelated = "/usr/libexec/zz-not-listed-zz";

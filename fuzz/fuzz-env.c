@@ -97,7 +97,7 @@ static void set_env_all(const char *value)
 	static bool put;
 
 	for (int k = 0; k < DM_KEY_COUNT; k++) {
-		snprintf(bufs[k], sizeof(bufs[k]), "%s=%s", dm_env_names[k], value);
+		snprintf(bufs[k], sizeof(bufs[k]), "%s=%s", dm_keys[k].env, value);
 		if (!put && putenv(bufs[k]) != 0)
 			abort();
 	}
@@ -113,7 +113,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dm_settings s;
 	struct dm_self self;
 	struct dm_diag d = { .n = 0 };
-	enum dm_log_target t;
 	char *str, *nul;
 	bool b;
 
@@ -128,7 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p = (const uint8_t *)(data + (size - left));
 
 	(void)dm_parse_bool(str, &b);
-	(void)dm_parse_log(str, &t);
+	(void)dm_key_parse(DM_KEY_LOG, str, &s);
+	(void)dm_key_parse(DM_KEY_PROFILE, str, &s);
 
 	dm_settings_default(&s);
 	if (dm_programs_parse_list(&s, str, &d) == 0) {

@@ -102,6 +102,7 @@ int dm_conffile_load(struct dm_conffile *f, const char *path, struct dm_diag *d)
 	f->text = NULL;
 	f->len = 0;
 	f->trusted = false;
+	f->stat_done = false;
 	f->path = path;
 
 	/* O_NONBLOCK: a FIFO planted at the path must not hang the host in open(). */
@@ -121,6 +122,9 @@ int dm_conffile_load(struct dm_conffile *f, const char *path, struct dm_diag *d)
 		dm_diag_add(d, "%s: cannot stat: %s, ignoring it", path, strerror(-r));
 		goto out;
 	}
+	f->stat_done = true;
+	f->owner = st.st_uid;
+	f->mode = st.st_mode;
 	r = -EPERM;
 	if (!S_ISREG(st.st_mode)) {
 		dm_diag_add(d, "%s: not a regular file, ignoring it", path);
@@ -309,13 +313,15 @@ struct confuse_api {
 	__typeof__(cfg_free) *free;
 	__typeof__(cfg_set_error_function) *set_error_function;
 	__typeof__(cfg_error) *error;
-	__typeof__(cfg_set_validate_func) *set_validate_func;
 	__typeof__(cfg_size) *size;
 	__typeof__(cfg_getbool) *getbool;
 	__typeof__(cfg_getstr) *getstr;
 	__typeof__(cfg_getnstr) *getnstr;
 	__typeof__(cfg_opt_size) *opt_size;
 	__typeof__(cfg_opt_getnstr) *opt_getnstr;
+	__typeof__(cfg_getnsec) *getnsec;
+	__typeof__(cfg_opt_getnsec) *opt_getnsec;
+	__typeof__(cfg_title) *title;
 };
 
 static int confuse_open(struct confuse_api *api)
@@ -334,13 +340,15 @@ static int confuse_open(struct confuse_api *api)
 	SYM(free, cfg_free);
 	SYM(set_error_function, cfg_set_error_function);
 	SYM(error, cfg_error);
-	SYM(set_validate_func, cfg_set_validate_func);
 	SYM(size, cfg_size);
 	SYM(getbool, cfg_getbool);
 	SYM(getstr, cfg_getstr);
 	SYM(getnstr, cfg_getnstr);
 	SYM(opt_size, cfg_opt_size);
 	SYM(opt_getnstr, cfg_opt_getnstr);
+	SYM(getnsec, cfg_getnsec);
+	SYM(opt_getnsec, cfg_opt_getnsec);
+	SYM(title, cfg_title);
 #undef SYM
 	return 0;
 fail:
@@ -368,17 +376,14 @@ DM_PRINTF(2, 0) static void on_error(cfg_t *cfg, const char *fmt, va_list ap)
 	dm_diag_add(parsing.diag, "%s:%d: %s", parsing.name, cfg->line, msg);
 }
 
-static int validate_log(cfg_t *cfg, cfg_opt_t *opt)
+static const struct dm_key_info *key_named(const char *name, enum dm_key *k)
 {
-	const char *v = parsing.api->opt_getnstr(opt, 0);
-	enum dm_log_target t;
-	char esc[160];
-
-	if (v && dm_parse_log(v, &t) == 0)
-		return 0;
-	dm_escape(esc, sizeof(esc), v ? v : "", 64);
-	parsing.api->error(cfg, "log = '%s': not a log target (use stderr, syslog or none)", esc);
-	return -1;
+	for (int i = 0; i < DM_KEY_COUNT; i++)
+		if (strcmp(dm_keys[i].name, name) == 0) {
+			*k = (enum dm_key)i;
+			return &dm_keys[i];
+		}
+	return NULL;
 }
 
 static int validate_programs(cfg_t *cfg, cfg_opt_t *opt)
@@ -396,42 +401,158 @@ static int validate_programs(cfg_t *cfg, cfg_opt_t *opt)
 
 			dm_escape(esc, sizeof(esc), v, 64);
 			parsing.api->error(cfg, "programs: entry '%s': %s", esc,
-					   r == -E2BIG	      ? "too many entries" :
-					   r == -ENAMETOOLONG ? "entry too long" :
-								"not a program name or an absolute path");
+					   dm_programs_problem(r));
 			return -1;
 		}
 	}
 	return 0;
 }
 
-static void apply_bool(const struct confuse_api *api, cfg_t *cfg, enum dm_key key, bool *field,
-		       struct dm_settings *s)
+/* Runs as each value is parsed, so its error carries the line number. */
+static int validate_value(cfg_t *cfg, cfg_opt_t *opt)
 {
-	if (api->size(cfg, dm_key_names[key]) == 0)
-		return;
-	*field = api->getbool(cfg, dm_key_names[key]);
-	s->origin[key] = DM_FROM_FILE;
+	struct dm_settings scratch;
+	const struct dm_key_info *ki;
+	enum dm_key k;
+	const char *v;
+	char esc[160];
+
+	ki = key_named(opt->name, &k);
+	if (!ki)
+		return 0;
+	if (ki->type == DM_TYPE_LIST)
+		return validate_programs(cfg, opt);
+	v = parsing.api->opt_getnstr(opt, 0);
+	if (v && dm_key_parse(k, v, &scratch) == 0)
+		return 0;
+	dm_escape(esc, sizeof(esc), v ? v : "", 64);
+	parsing.api->error(cfg, "%s = '%s': not %s", ki->name, esc, ki->expect);
+	return -1;
+}
+
+/* A program section's title is an allow-list entry: a name or an absolute path. */
+static int validate_section(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct dm_settings scratch;
+	unsigned n = parsing.api->opt_size(opt);
+
+	for (unsigned i = 0; i < n; i++) {
+		const char *title = parsing.api->title(parsing.api->opt_getnsec(opt, i));
+		int r;
+
+		dm_programs_clear(&scratch);
+		r = dm_programs_add(&scratch, title, strlen(title));
+		if (r < 0) {
+			char esc[160];
+
+			dm_escape(esc, sizeof(esc), title, 64);
+			parsing.api->error(cfg, "program \"%s\": %s", esc, dm_programs_problem(r));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The options of one level: every key (the global ones only at the top), then CFG_END. */
+static unsigned make_opts(cfg_opt_t *opts, bool top)
+{
+	unsigned n = 0;
+
+	for (int k = 0; k < DM_KEY_COUNT; k++) {
+		const struct dm_key_info *ki = &dm_keys[k];
+
+		if (!top && ki->global)
+			continue;
+		switch (ki->type) {
+		case DM_TYPE_BOOL:
+			/* CFGF_NODEFAULT everywhere: an option the file does not set has size 0,
+			 * so the layers below it stay in force and their origin is known. */
+			opts[n] = (cfg_opt_t)CFG_BOOL(ki->name, cfg_false, CFGF_NODEFAULT);
+			break;
+		case DM_TYPE_LIST:
+			opts[n] = (cfg_opt_t)CFG_STR_LIST(ki->name, NULL, CFGF_NODEFAULT);
+			break;
+		default:
+			opts[n] = (cfg_opt_t)CFG_STR(ki->name, NULL, CFGF_NODEFAULT);
+			break;
+		}
+		if (ki->type != DM_TYPE_BOOL)
+			opts[n].validcb = validate_value;
+		n++;
+	}
+	return n;
+}
+
+static void apply_keys(const struct confuse_api *api, cfg_t *cfg, struct dm_settings *s,
+		       enum dm_origin origin)
+{
+	for (int k = 0; k < DM_KEY_COUNT; k++) {
+		const struct dm_key_info *ki = &dm_keys[k];
+		unsigned n;
+
+		if (origin == DM_FROM_SECTION && ki->global)
+			continue;
+		n = api->size(cfg, ki->name);
+		if (n == 0)
+			continue;
+		switch (ki->type) {
+		case DM_TYPE_BOOL:
+			*(bool *)((char *)s + ki->offset) = api->getbool(cfg, ki->name);
+			break;
+		case DM_TYPE_LIST:
+			dm_programs_clear(s);
+			for (unsigned i = 0; i < n; i++) {
+				const char *v = api->getnstr(cfg, ki->name, i);
+
+				/* The validator accepted each entry already. */
+				dm_programs_add(s, v, strlen(v));
+			}
+			break;
+		default:
+			dm_key_parse((enum dm_key)k, api->getstr(cfg, ki->name), s);
+			break;
+		}
+		s->origin[k] = origin;
+	}
+}
+
+/*
+ * Would the programs list still fit with every section's title added? Checked before anything is
+ * applied, so a file is applied whole or not at all. Titles already in the list count too: an
+ * upper bound, on a list of at most 64 entries.
+ */
+static bool titles_fit(const struct confuse_api *api, cfg_t *cfg, const struct dm_settings *s)
+{
+	unsigned n = api->size(cfg, "programs"), secs = api->size(cfg, "program");
+	size_t used = 0;
+
+	if (n == 0) {
+		n = s->n_programs;
+		used = s->programs_used;
+	} else {
+		for (unsigned i = 0; i < n; i++)
+			used += strlen(api->getnstr(cfg, "programs", i)) + 1;
+	}
+	for (unsigned i = 0; i < secs; i++)
+		used += strlen(api->title(api->getnsec(cfg, "program", i))) + 1;
+	return n + secs <= DM_PROGRAMS_MAX && used + 1 <= DM_PROGRAMS_BYTES;
 }
 
 static int parse_with(const struct confuse_api *api, const char *name, const char *text,
-		      struct dm_settings *s, struct dm_diag *d)
+		      struct dm_self *self, struct dm_settings *s, struct dm_diag *d)
 {
-	/* CFGF_NODEFAULT everywhere: an option the file does not set has size 0, so the settings
-	 * below it (defaults) stay in force and check-config can say where each value came from. */
-	cfg_opt_t opts[] = {
-		CFG_BOOL("current", cfg_true, CFGF_NODEFAULT),
-		CFG_BOOL("future", cfg_true, CFGF_NODEFAULT),
-		CFG_BOOL("onfault", cfg_false, CFGF_NODEFAULT),
-		CFG_BOOL("required", cfg_false, CFGF_NODEFAULT),
-		CFG_BOOL("propagate", cfg_true, CFGF_NODEFAULT),
-		CFG_STR_LIST("programs", NULL, CFGF_NODEFAULT),
-		CFG_STR("log", NULL, CFGF_NODEFAULT),
-		CFG_END(),
-	};
-	cfg_t *cfg;
+	cfg_opt_t section_opts[DM_KEY_COUNT + 1], opts[DM_KEY_COUNT + 2];
 	unsigned n, diags = d ? d->n + d->dropped : 0;
+	cfg_t *cfg;
 	int r;
+
+	section_opts[make_opts(section_opts, false)] = (cfg_opt_t)CFG_END();
+	n = make_opts(opts, true);
+	/* program "NAME" { ... }: settings for one program, above the file's own. */
+	opts[n] = (cfg_opt_t)CFG_SEC("program", section_opts,
+				     CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES | CFGF_NODEFAULT);
+	opts[n].validcb = validate_section;
+	opts[n + 1] = (cfg_opt_t)CFG_END();
 
 	cfg = api->init(opts, CFGF_NONE);
 	if (!cfg) {
@@ -442,9 +563,6 @@ static int parse_with(const struct confuse_api *api, const char *name, const cha
 	parsing.name = name;
 	parsing.diag = d;
 	api->set_error_function(cfg, on_error);
-	/* Validators run as each value is parsed, so their errors carry the line number. */
-	api->set_validate_func(cfg, "programs", validate_programs);
-	api->set_validate_func(cfg, "log", validate_log);
 
 	r = api->parse_buf(cfg, text);
 	if (r != CFG_SUCCESS) {
@@ -460,25 +578,24 @@ static int parse_with(const struct confuse_api *api, const char *name, const cha
 		r = -EINVAL;
 		goto out;
 	}
-	apply_bool(api, cfg, DM_KEY_CURRENT, &s->current, s);
-	apply_bool(api, cfg, DM_KEY_FUTURE, &s->future, s);
-	apply_bool(api, cfg, DM_KEY_ONFAULT, &s->onfault, s);
-	apply_bool(api, cfg, DM_KEY_REQUIRED, &s->required, s);
-	apply_bool(api, cfg, DM_KEY_PROPAGATE, &s->propagate, s);
-	if (api->size(cfg, "log") > 0) {
-		dm_parse_log(api->getstr(cfg, "log"), &s->log);
-		s->origin[DM_KEY_LOG] = DM_FROM_FILE;
+	if (!titles_fit(api, cfg, s)) {
+		dm_diag_add(d, "%s: programs and program sections: %s, ignoring the file", name,
+			    dm_programs_problem(-E2BIG));
+		r = -EINVAL;
+		goto out;
 	}
-	n = api->size(cfg, "programs");
-	if (n > 0) {
-		dm_programs_clear(s);
-		for (unsigned i = 0; i < n; i++) {
-			const char *v = api->getnstr(cfg, "programs", i);
+	apply_keys(api, cfg, s, DM_FROM_FILE);
+	n = api->size(cfg, "program");
+	for (unsigned i = 0; i < n; i++) {
+		cfg_t *sec = api->getnsec(cfg, "program", i);
+		const char *title = api->title(sec);
 
-			/* validate_programs() accepted each entry already. */
-			dm_programs_add(s, v, strlen(v));
+		if (!dm_programs_has(s, title)) {
+			dm_programs_add(s, title, strlen(title));
+			s->origin[DM_KEY_PROGRAMS] = DM_FROM_FILE;
 		}
-		s->origin[DM_KEY_PROGRAMS] = DM_FROM_FILE;
+		if (self && dm_entry_names(title, self))
+			apply_keys(api, sec, s, DM_FROM_SECTION);
 	}
 	r = 0;
 out:
@@ -488,11 +605,10 @@ out:
 	return r;
 }
 
-int dm_config_parse_text(const char *name, const char *text, size_t len, struct dm_settings *s,
-			 struct dm_diag *d)
+int dm_config_parse_text(const char *name, const char *text, size_t len, struct dm_self *self,
+			 struct dm_settings *s, struct dm_diag *d)
 {
 	struct confuse_api api;
-	struct dm_settings parsed = *s;
 	int r;
 
 	r = refuse_expansion(name, text, len, d);
@@ -504,16 +620,15 @@ int dm_config_parse_text(const char *name, const char *text, size_t len, struct 
 			    DM_CONFUSE_SONAME, dlerror());
 		return r;
 	}
-	/* Parse into a copy: a file that fails is ignored as a whole. */
-	r = parse_with(&api, name, text, &parsed, d);
-	if (r == 0)
-		*s = parsed;
+	/* Nothing is applied unless the whole file is good: s is untouched on failure. */
+	r = parse_with(&api, name, text, self, s, d);
 	/* Unload again: a host that is not locked keeps no trace of the parser. */
 	dlclose(api.handle);
 	return r;
 }
 
-int dm_conffile_apply(const struct dm_conffile *f, struct dm_settings *s, struct dm_diag *d)
+int dm_conffile_apply(const struct dm_conffile *f, struct dm_self *self, struct dm_settings *s,
+		      struct dm_diag *d)
 {
-	return dm_config_parse_text(f->path, f->text, f->len, s, d);
+	return dm_config_parse_text(f->path, f->text, f->len, self, s, d);
 }

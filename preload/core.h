@@ -3,7 +3,9 @@
  * The core shared by the preload constructor, the public API and the operator tool.
  *
  * Where each part lives:
- *   settings.c   defaults, environment, boolean and program-list parsing, allow-list matching
+ *   settings.c   the keys (dm_keys[]), defaults, profiles, the environment, the allow-list
+ *   decide.c     the one sequence that decides the settings: defaults < profile < file < env
+ *   diag.c       problems recorded by inner functions, for the face to say
  *   conffile.c   trusted open of the config file, the cheap pre-scan, libconfuse parsing
  *   lock.c       the decision (which flags, limits, capability) and the mlockall(2) call
  *   procfs.c     reading VmLck, VmSize and friends from /proc
@@ -32,7 +34,7 @@
 #define DM_HIDDEN __attribute__((visibility("hidden")))
 #define DM_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-/* ---- diagnostics collected by inner functions, printed by the face ---- */
+/* ---- diag.c: diagnostics collected by inner functions, printed by the face ---- */
 
 #define DM_DIAG_MAX 8
 #define DM_DIAG_LEN 400
@@ -48,6 +50,9 @@ DM_HIDDEN void dm_diag_vadd(struct dm_diag *d, const char *fmt, va_list ap) DM_P
 
 /* ---- settings.c ---- */
 
+/* The stem of the preload object's file name: LD_PRELOAD entries, ld.so.preload, /proc/PID/maps. */
+#define DM_PRELOAD_STEM "libduende_mlock_preload.so"
+
 enum dm_log_target {
 	DM_LOG_DEFAULT = 0, /* stderr in preload mode, syslog in system-wide mode */
 	DM_LOG_STDERR,
@@ -55,14 +60,28 @@ enum dm_log_target {
 	DM_LOG_NONE,
 };
 
-/* Where a setting's value came from, for check-config and the tests. */
+enum dm_profile {
+	DM_PROFILE_NONE = 0,
+	DM_PROFILE_SWAP_SERVER, /* a daemon that serves swap: see dm_profile_values in settings.c */
+	DM_PROFILE_COUNT,
+};
+
+/* Where a setting's value came from: each layer overrides the ones before it. */
 enum dm_origin {
 	DM_FROM_DEFAULT = 0,
-	DM_FROM_FILE,
+	DM_FROM_PROFILE, /* the profile's value for the key */
+	DM_FROM_FILE,    /* the config file, outside any program section */
+	DM_FROM_SECTION, /* the config file's program "NAME" { } section for this program */
 	DM_FROM_ENV,
 };
 
+/*
+ * The keys, in the order check-config prints them. A new key: its field in struct dm_settings,
+ * its name here, and its entry in dm_keys[] (settings.c). The file, the environment, profiles,
+ * check-config and the pipeline all work from that table.
+ */
 enum dm_key {
+	DM_KEY_PROFILE,
 	DM_KEY_CURRENT,
 	DM_KEY_FUTURE,
 	DM_KEY_ONFAULT,
@@ -77,18 +96,46 @@ enum dm_key {
 #define DM_PROGRAMS_BYTES 4096
 
 struct dm_settings {
+	enum dm_profile profile;
 	bool current;
 	bool future;
 	bool onfault;
 	bool required;
 	bool propagate;
 	enum dm_log_target log;
+	enum dm_origin origin[DM_KEY_COUNT];
 	/* Allow-list: NUL-separated entries in one buffer, so nothing is allocated in the host. */
 	unsigned n_programs;
 	size_t programs_used;
 	char programs[DM_PROGRAMS_BYTES];
-	enum dm_origin origin[DM_KEY_COUNT];
 };
+
+enum dm_key_type {
+	DM_TYPE_BOOL,   /* bool; in the file a libconfuse boolean, in the environment 1/0 too */
+	DM_TYPE_ENUM,   /* int-sized enum; values[] names each value, NULL for "cannot be set" */
+	DM_TYPE_INT,    /* int within [min, max], decimal */
+	DM_TYPE_STRING, /* char[size], NUL-terminated; "" is unset */
+	DM_TYPE_LIST,   /* the program allow-list (one of these, its own fields) */
+};
+
+struct dm_key_info {
+	const char *name; /* in the config file */
+	const char *env;  /* the environment variable */
+	enum dm_key_type type;
+	size_t offset; /* of the field in struct dm_settings */
+	size_t size;   /* of the field */
+	const char *expect; /* what a good value is, after "not ": "a boolean (use ...)" */
+	const char *const *values; /* DM_TYPE_ENUM */
+	unsigned n_values;
+	long min, max; /* DM_TYPE_INT */
+	bool global;   /* only outside program sections */
+	/* check-config's note when the key is unset (an empty list, an enum at a NULL name) */
+	const char *unset_note;
+};
+
+#define DM_FIELD(f) .offset = offsetof(struct dm_settings, f), .size = sizeof(((struct dm_settings *)0)->f)
+
+DM_HIDDEN extern const struct dm_key_info dm_keys[DM_KEY_COUNT];
 
 /* What the process is: read lazily, because /proc/self/exe costs a syscall. */
 struct dm_self {
@@ -97,23 +144,42 @@ struct dm_self {
 	char exe[PATH_MAX]; /* /proc/self/exe, "" when unreadable */
 };
 
-DM_HIDDEN extern const char *const dm_key_names[DM_KEY_COUNT];
-DM_HIDDEN extern const char *const dm_env_names[DM_KEY_COUNT];
-
 DM_HIDDEN void dm_settings_default(struct dm_settings *s);
+/* Parse text as key k's value into s (field and nothing else). 0 or -EINVAL/-ERANGE/-E2BIG... */
+DM_HIDDEN int dm_key_parse(enum dm_key k, const char *text, struct dm_settings *s);
+/* A DM_TYPE_ENUM key's value from its name, into *out only when it is one. */
+DM_HIDDEN int dm_key_parse_enum(enum dm_key k, const char *text, int *out);
+/* Key k's value in s as text, as the file would spell it; "" for an unset value. */
+DM_HIDDEN const char *dm_key_format(enum dm_key k, const struct dm_settings *s, char *buf,
+				    size_t size);
+/* Is key k at its unset value (an empty list, "" string, an enum at a NULL name)? */
+DM_HIDDEN bool dm_key_unset(enum dm_key k, const struct dm_settings *s);
+/* Copy each key src has from a layer (origin not DM_FROM_DEFAULT) into dst, with its origin. */
+DM_HIDDEN void dm_settings_overlay(struct dm_settings *dst, const struct dm_settings *src);
+/* The values a profile gives its keys (over the defaults, under the file), origin DM_FROM_PROFILE. */
+DM_HIDDEN void dm_profile_apply(struct dm_settings *s, enum dm_profile p);
 DM_HIDDEN int dm_parse_bool(const char *text, bool *out);
-DM_HIDDEN int dm_parse_log(const char *text, enum dm_log_target *out);
 DM_HIDDEN const char *dm_log_name(enum dm_log_target t);
 DM_HIDDEN void dm_programs_clear(struct dm_settings *s);
 DM_HIDDEN int dm_programs_add(struct dm_settings *s, const char *entry, size_t len);
+DM_HIDDEN const char *dm_programs_problem(int r);
 DM_HIDDEN int dm_programs_parse_list(struct dm_settings *s, const char *csv, struct dm_diag *d);
 DM_HIDDEN bool dm_programs_match(const struct dm_settings *s, struct dm_self *self);
+DM_HIDDEN bool dm_programs_has(const struct dm_settings *s, const char *entry);
 DM_HIDDEN const char *dm_programs_next(const struct dm_settings *s, const char *prev);
+/* Does an allow-list entry (a name or an absolute path) name this process? */
+DM_HIDDEN bool dm_entry_names(const char *entry, struct dm_self *self);
 /* Apply DUENDE_MLOCK_* (read with secure_getenv) over s; bad values are recorded and skipped. */
 DM_HIDDEN void dm_settings_from_env(struct dm_settings *s, struct dm_diag *d);
+/* This process, as the constructor sees it. */
 DM_HIDDEN void dm_self_init(struct dm_self *self);
+/* A program the tool is asked about, as it would see itself when started as path. */
+DM_HIDDEN void dm_self_of_program(struct dm_self *self, const char *path);
 DM_HIDDEN const char *dm_self_exe(struct dm_self *self);
+/* The name the operator called it by: AT_EXECFN's base name, else the executable's. */
 DM_HIDDEN const char *dm_self_name(struct dm_self *self);
+/* The executable's base name where it differs from dm_self_name() (a symlink), else NULL. */
+DM_HIDDEN const char *dm_self_exe_name(struct dm_self *self);
 /* The part of path after its last '/'. */
 DM_HIDDEN const char *dm_base_name(const char *path);
 
@@ -126,6 +192,9 @@ struct dm_conffile {
 	char *text;       /* NUL-terminated; NULL when not loaded */
 	size_t len;
 	bool trusted;
+	bool stat_done; /* owner and mode are the opened file's (fstat), for doctor */
+	uid_t owner;
+	mode_t mode;
 	/*
 	 * Most config files fit here: no malloc() in a host the library will not lock. Last, and
 	 * the small fields together, so a small file touches as few stack pages as it can.
@@ -152,14 +221,42 @@ DM_HIDDEN void dm_conffile_release(struct dm_conffile *f);
  */
 DM_HIDDEN bool dm_conffile_cannot_name(const struct dm_conffile *f, struct dm_self *self);
 /*
- * Parse with libconfuse (dlopen()ed on first use) and apply the file's values over s. On a parse
- * error nothing is applied and d holds "path:line: reason". Returns 0, -EINVAL (bad file) or
- * -ELIBACC (libconfuse could not be loaded).
+ * Parse with libconfuse (dlopen()ed on first use) and apply the file's values over s, with origin
+ * DM_FROM_FILE; then, when self is given, the values of each program "NAME" { } section that
+ * names self, with origin DM_FROM_SECTION. Every section's NAME joins the programs list. On a
+ * parse error nothing is applied and d holds "path:line: reason". Returns 0, -EINVAL (bad file)
+ * or -ELIBACC (libconfuse could not be loaded).
  */
-DM_HIDDEN int dm_conffile_apply(const struct dm_conffile *f, struct dm_settings *s,
-				struct dm_diag *d);
+DM_HIDDEN int dm_conffile_apply(const struct dm_conffile *f, struct dm_self *self,
+				struct dm_settings *s, struct dm_diag *d);
 DM_HIDDEN int dm_config_parse_text(const char *name, const char *text, size_t len,
-				   struct dm_settings *s, struct dm_diag *d);
+				   struct dm_self *self, struct dm_settings *s, struct dm_diag *d);
+
+/* ---- decide.c: the settings as the shim decides them, for every face ---- */
+
+struct dm_decision {
+	struct dm_conffile file; /* file.path; owner and mode from the load's fstat */
+	int load_r;  /* dm_conffile_load(): 0, -ENOENT (no file), -EPERM (untrusted), ... */
+	int parse_r; /* dm_conffile_apply() when the file was loaded and trusted, else 0 */
+	unsigned file_diags; /* diag.msg[0, file_diags) are the file's; the rest the environment's */
+	struct dm_diag diag;
+};
+
+/*
+ * The one sequence: defaults < profile < file (its program section above the rest) < environment.
+ * dm_decide() is the two steps together. The constructor calls them apart, to skip the second
+ * when the file cannot name the process (dm_conffile_cannot_name): then it calls
+ * dm_decide_skip() to release the file. path NULL: dm_config_path(). self NULL: no program
+ * (sections are not applied).
+ */
+DM_HIDDEN int dm_decide_load(struct dm_decision *dec, const char *path);
+DM_HIDDEN void dm_decide_settings(struct dm_decision *dec, struct dm_self *self,
+				  struct dm_settings *s);
+DM_HIDDEN void dm_decide_skip(struct dm_decision *dec);
+DM_HIDDEN void dm_decide(struct dm_decision *dec, const char *path, struct dm_self *self,
+			 struct dm_settings *s);
+/* The file is missing, unusable or bad: the library goes on without it. */
+DM_HIDDEN bool dm_decide_file_ignored(const struct dm_decision *dec);
 
 /* ---- procfs.c ---- */
 

@@ -64,13 +64,14 @@ static size_t entry_length(const char *p)
 
 /*
  * Is this LD_PRELOAD entry this library? An entry is ours when its base name starts with
- * "libduende_mlock_preload.so", or is our file's base name (a copy under another name). *lib is our file name, looked up on first need: dladdr() binds
+ * DM_PRELOAD_STEM, or is our file's base name (a copy under another name). *lib is our file
+ * name, looked up on first need: dladdr() binds
  * _dl_find_dso_for_object lazily, and the resolver's register save area is one more page of stack
  * in every process, so the common case (the stem matches) goes without it.
  */
 static bool entry_is_us(const char *e, size_t len, const char **lib)
 {
-	static const char stem[] = "libduende_mlock_preload.so";
+	static const char stem[] = DM_PRELOAD_STEM;
 	size_t blen, llen;
 	const char *b = base_of(e, len, &blen), *l;
 
@@ -196,14 +197,12 @@ static __attribute__((noinline)) void decide_with_file(struct dm_settings *s,
 							struct dm_self *self, bool preload,
 							bool from_env)
 {
-	struct dm_conffile file;
-	struct dm_diag diag;
+	struct dm_decision dec;
 	enum dm_log_target target;
 	int r;
 
-	diag.n = diag.dropped = 0;
 	/* 2. The config file. */
-	r = dm_conffile_load(&file, dm_config_path(), &diag);
+	r = dm_decide_load(&dec, NULL);
 	if (r == -ENOENT && !preload && !from_env)
 		return; /* system-wide, no file, no list: nothing to do */
 	/*
@@ -211,18 +210,14 @@ static __attribute__((noinline)) void decide_with_file(struct dm_settings *s,
 	 * text could not name us either stays unmentioned here, or every process on the machine
 	 * would log it; the processes it may concern say it.
 	 */
-	if ((r == 0 || r == -EPERM) && file.text && !preload && !from_env &&
-	    dm_conffile_cannot_name(&file, self)) {
-		dm_conffile_release(&file);
+	if ((r == 0 || r == -EPERM) && dec.file.text && !preload && !from_env &&
+	    dm_conffile_cannot_name(&dec.file, self)) {
+		dm_decide_skip(&dec);
 		return;
 	}
 
-	/* 3. Full settings: defaults < file < environment. */
-	dm_settings_default(s);
-	if (r == 0)
-		dm_conffile_apply(&file, s, &diag);
-	dm_conffile_release(&file);
-	dm_settings_from_env(s, &diag);
+	/* 3. Full settings: defaults < profile < file < environment. */
+	dm_decide_settings(&dec, self, s);
 
 	target = s->log != DM_LOG_DEFAULT ? s->log : preload ? DM_LOG_STDERR : DM_LOG_SYSLOG;
 	if (s->n_programs ? !dm_programs_match(s, self) : !preload) {
@@ -232,13 +227,13 @@ static __attribute__((noinline)) void decide_with_file(struct dm_settings *s,
 		 * learns why the listed daemon runs unlocked.
 		 */
 		if (!preload && !s->n_programs)
-			log_diags(target, &diag);
+			log_diags(target, &dec.diag);
 		return;
 	}
 	/* A second copy of the library steps aside before it says anything. */
 	if (another_copy_acts())
 		return;
-	log_diags(target, &diag);
+	log_diags(target, &dec.diag);
 	if (!s->propagate)
 		drop_from_ld_preload();
 	lock_and_report(s, target, self);
@@ -259,7 +254,7 @@ static void start(void)
 	preload = named_in_ld_preload();
 
 	/* 1. The allow-list from the environment decides alone when it is set and valid. */
-	env_list = secure_getenv(dm_env_names[DM_KEY_PROGRAMS]);
+	env_list = secure_getenv(dm_keys[DM_KEY_PROGRAMS].env);
 	if (env_list && dm_programs_parse_list(&s, env_list, NULL) == 0) {
 		from_env = true;
 		if (s.n_programs ? !dm_programs_match(&s, &self) : !preload)

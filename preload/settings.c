@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,46 +13,71 @@
 
 #include "core.h"
 
-const char *const dm_key_names[DM_KEY_COUNT] = {
-	[DM_KEY_CURRENT] = "current",	  [DM_KEY_FUTURE] = "future",
-	[DM_KEY_ONFAULT] = "onfault",	  [DM_KEY_REQUIRED] = "required",
-	[DM_KEY_PROPAGATE] = "propagate", [DM_KEY_PROGRAMS] = "programs",
-	[DM_KEY_LOG] = "log",
+static const char *const log_values[] = {
+	[DM_LOG_DEFAULT] = NULL, /* unset: stderr or syslog by mode */
+	[DM_LOG_STDERR] = "stderr",
+	[DM_LOG_SYSLOG] = "syslog",
+	[DM_LOG_NONE] = "none",
 };
 
-const char *const dm_env_names[DM_KEY_COUNT] = {
-	[DM_KEY_CURRENT] = "DUENDE_MLOCK_CURRENT",
-	[DM_KEY_FUTURE] = "DUENDE_MLOCK_FUTURE",
-	[DM_KEY_ONFAULT] = "DUENDE_MLOCK_ONFAULT",
-	[DM_KEY_REQUIRED] = "DUENDE_MLOCK_REQUIRED",
-	[DM_KEY_PROPAGATE] = "DUENDE_MLOCK_PROPAGATE",
-	[DM_KEY_PROGRAMS] = "DUENDE_MLOCK_PROGRAMS",
-	[DM_KEY_LOG] = "DUENDE_MLOCK_LOG",
+static const char *const profile_values[] = {
+	[DM_PROFILE_NONE] = "none",
+	[DM_PROFILE_SWAP_SERVER] = "swap-server",
 };
 
-void dm_diag_vadd(struct dm_diag *d, const char *fmt, va_list ap)
-{
-	if (!d)
-		return;
-	if (d->n >= DM_DIAG_MAX) {
-		d->dropped++;
-		return;
-	}
-	vsnprintf(d->msg[d->n++], DM_DIAG_LEN, fmt, ap);
-}
+#define BOOL_KEY(key, env_name, field)                                                     \
+	{ .name = key, .env = env_name, .type = DM_TYPE_BOOL, DM_FIELD(field),              \
+	  .expect = "a boolean (use 1/0, true/false, yes/no, on/off)" }
 
-void dm_diag_add(struct dm_diag *d, const char *fmt, ...)
-{
-	va_list ap;
+const struct dm_key_info dm_keys[DM_KEY_COUNT] = {
+	[DM_KEY_PROFILE] = { .name = "profile", .env = "DUENDE_MLOCK_PROFILE",
+			     .type = DM_TYPE_ENUM, DM_FIELD(profile),
+			     .expect = "a profile (use none or swap-server)",
+			     .values = profile_values,
+			     .n_values = sizeof(profile_values) / sizeof(profile_values[0]) },
+	[DM_KEY_CURRENT] = BOOL_KEY("current", "DUENDE_MLOCK_CURRENT", current),
+	[DM_KEY_FUTURE] = BOOL_KEY("future", "DUENDE_MLOCK_FUTURE", future),
+	[DM_KEY_ONFAULT] = BOOL_KEY("onfault", "DUENDE_MLOCK_ONFAULT", onfault),
+	[DM_KEY_REQUIRED] = BOOL_KEY("required", "DUENDE_MLOCK_REQUIRED", required),
+	[DM_KEY_PROPAGATE] = BOOL_KEY("propagate", "DUENDE_MLOCK_PROPAGATE", propagate),
+	[DM_KEY_PROGRAMS] = { .name = "programs", .env = "DUENDE_MLOCK_PROGRAMS",
+			      .type = DM_TYPE_LIST, DM_FIELD(programs),
+			      .expect = "a list of program names or absolute paths",
+			      .global = true,
+			      .unset_note = "empty: every process under LD_PRELOAD, none system-wide" },
+	[DM_KEY_LOG] = { .name = "log", .env = "DUENDE_MLOCK_LOG", .type = DM_TYPE_ENUM,
+			 DM_FIELD(log), .expect = "a log target (use stderr, syslog or none)",
+			 .values = log_values,
+			 .n_values = sizeof(log_values) / sizeof(log_values[0]),
+			 .unset_note = "default: stderr under LD_PRELOAD, syslog system-wide" },
+};
 
-	va_start(ap, fmt);
-	dm_diag_vadd(d, fmt, ap);
-	va_end(ap);
-}
+/*
+ * What a profile sets, as the file would spell it: over the defaults, under the file and the
+ * environment, so an operator can still change any of it.
+ */
+struct dm_profile_value {
+	enum dm_key key;
+	const char *value;
+};
+
+static const struct dm_profile_value swap_server_values[] = {
+	/* Every page resident and locked at once: faulting one in under pressure is the deadlock. */
+	{ DM_KEY_CURRENT, "true" },
+	{ DM_KEY_FUTURE, "true" },
+	{ DM_KEY_ONFAULT, "false" },
+	{ DM_KEY_COUNT, NULL },
+};
+
+static const struct dm_profile_value *const profile_table[DM_PROFILE_COUNT] = {
+	[DM_PROFILE_NONE] = NULL,
+	[DM_PROFILE_SWAP_SERVER] = swap_server_values,
+};
 
 void dm_settings_default(struct dm_settings *s)
 {
 	*s = (struct dm_settings){
+		.profile = DM_PROFILE_NONE,
 		.current = true,
 		.future = true,
 		.onfault = false,
@@ -79,32 +105,9 @@ int dm_parse_bool(const char *text, bool *out)
 	return -EINVAL;
 }
 
-int dm_parse_log(const char *text, enum dm_log_target *out)
-{
-	if (strcmp(text, "stderr") == 0)
-		*out = DM_LOG_STDERR;
-	else if (strcmp(text, "syslog") == 0)
-		*out = DM_LOG_SYSLOG;
-	else if (strcmp(text, "none") == 0)
-		*out = DM_LOG_NONE;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 const char *dm_log_name(enum dm_log_target t)
 {
-	switch (t) {
-	case DM_LOG_STDERR:
-		return "stderr";
-	case DM_LOG_SYSLOG:
-		return "syslog";
-	case DM_LOG_NONE:
-		return "none";
-	case DM_LOG_DEFAULT:
-		break;
-	}
-	return "default";
+	return t > DM_LOG_DEFAULT && t <= DM_LOG_NONE ? log_values[t] : "default";
 }
 
 void dm_programs_clear(struct dm_settings *s)
@@ -153,7 +156,7 @@ const char *dm_programs_next(const struct dm_settings *s, const char *prev)
 	return p;
 }
 
-static const char *entry_problem(int r)
+const char *dm_programs_problem(int r)
 {
 	switch (r) {
 	case -ENAMETOOLONG:
@@ -186,8 +189,8 @@ int dm_programs_parse_list(struct dm_settings *s, const char *csv, struct dm_dia
 				char esc[160];
 
 				dm_escape(esc, sizeof(esc), a, (size_t)(b - a));
-				dm_diag_add(d, "%s: entry '%s': %s", dm_env_names[DM_KEY_PROGRAMS],
-					    esc, entry_problem(r));
+				dm_diag_add(d, "%s: entry '%s': %s", dm_keys[DM_KEY_PROGRAMS].env,
+					    esc, dm_programs_problem(r));
 				dm_programs_clear(s);
 				return r;
 			}
@@ -228,14 +231,39 @@ const char *dm_base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/* The name used in log lines: the executable's base name, or AT_EXECFN's. */
+/*
+ * The name the operator called the program by: AT_EXECFN's base name. Debian's redis-server is a
+ * symlink to redis-check-rdb; the executable's name would name the wrong program. In
+ * secure-execution mode AT_EXECFN is not trusted, and the executable names it; so it does where
+ * AT_EXECFN is a descriptor's magic link (execv("/proc/self/exe"), fexecve's "/dev/fd/N").
+ */
 const char *dm_self_name(struct dm_self *self)
 {
-	const char *exe = dm_self_exe(self);
+	const char *exe;
 
-	if (exe[0])
-		return dm_base_name(exe);
-	return self->execfn ? dm_base_name(self->execfn) : "?";
+	if (self->execfn && self->execfn[0] && strncmp(self->execfn, "/proc/", 6) != 0 &&
+	    strncmp(self->execfn, "/dev/fd/", 8) != 0)
+		return dm_base_name(self->execfn);
+	exe = dm_self_exe(self);
+	return exe[0] ? dm_base_name(exe) : "?";
+}
+
+const char *dm_self_exe_name(struct dm_self *self)
+{
+	const char *exe = dm_self_exe(self), *name = dm_self_name(self);
+
+	if (!exe[0] || strcmp(dm_base_name(exe), name) == 0)
+		return NULL;
+	return dm_base_name(exe);
+}
+
+void dm_self_of_program(struct dm_self *self, const char *path)
+{
+	self->execfn = path;
+	self->exe_tried = true;
+	/* A path that does not resolve (not installed here) stands for itself. */
+	if (!realpath(path, self->exe))
+		snprintf(self->exe, sizeof(self->exe), "%s", path);
 }
 
 static bool entry_matches(const char *entry, const char *path)
@@ -265,54 +293,208 @@ bool dm_programs_match(const struct dm_settings *s, struct dm_self *self)
 	return false;
 }
 
-static void env_bool(struct dm_settings *s, enum dm_key key, bool *field, struct dm_diag *d)
+bool dm_entry_names(const char *entry, struct dm_self *self)
 {
-	const char *v = secure_getenv(dm_env_names[key]);
-	char esc[160];
+	return entry_matches(entry, self->execfn) || entry_matches(entry, dm_self_exe(self));
+}
 
-	if (!v)
-		return;
-	if (dm_parse_bool(v, field) == 0) {
-		s->origin[key] = DM_FROM_ENV;
-		return;
+bool dm_programs_has(const struct dm_settings *s, const char *entry)
+{
+	for (const char *e = dm_programs_next(s, NULL); e; e = dm_programs_next(s, e))
+		if (strcmp(e, entry) == 0)
+			return true;
+	return false;
+}
+
+/* ---- the keys, from dm_keys[] ---- */
+
+static void *field_of(enum dm_key k, struct dm_settings *s)
+{
+	return (char *)s + dm_keys[k].offset;
+}
+
+static const void *cfield_of(enum dm_key k, const struct dm_settings *s)
+{
+	return (const char *)s + dm_keys[k].offset;
+}
+
+/* Decimal, optional sign, nothing else: no strtol base 0 (hex, octal) from a file or variable. */
+static int parse_int(const char *text, long min, long max, int *out)
+{
+	const char *p = text;
+	bool neg = *p == '-';
+	long v = 0;
+
+	if (*p == '-' || *p == '+')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (LONG_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (*p - '0');
 	}
-	dm_escape(esc, sizeof(esc), v, 64);
-	dm_diag_add(d, "%s='%s': not a boolean (use 1/0, true/false, yes/no, on/off), ignoring",
-		    dm_env_names[key], esc);
+	if (*p)
+		return -EINVAL;
+	v = neg ? -v : v;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = (int)v;
+	return 0;
+}
+
+int dm_key_parse_enum(enum dm_key k, const char *text, int *out)
+{
+	const struct dm_key_info *ki = &dm_keys[k];
+
+	for (unsigned i = 0; i < ki->n_values; i++)
+		if (ki->values[i] && strcmp(text, ki->values[i]) == 0) {
+			*out = (int)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int dm_key_parse(enum dm_key k, const char *text, struct dm_settings *s)
+{
+	const struct dm_key_info *ki = &dm_keys[k];
+	size_t len;
+
+	switch (ki->type) {
+	case DM_TYPE_BOOL:
+		return dm_parse_bool(text, field_of(k, s));
+	case DM_TYPE_ENUM:
+		return dm_key_parse_enum(k, text, field_of(k, s));
+	case DM_TYPE_INT:
+		return parse_int(text, ki->min, ki->max, field_of(k, s));
+	case DM_TYPE_STRING:
+		len = strlen(text);
+		if (len == 0)
+			return -EINVAL;
+		if (len >= ki->size)
+			return -ENAMETOOLONG;
+		memcpy(field_of(k, s), text, len + 1);
+		return 0;
+	case DM_TYPE_LIST:
+		return dm_programs_parse_list(s, text, NULL);
+	}
+	return -EINVAL;
+}
+
+bool dm_key_unset(enum dm_key k, const struct dm_settings *s)
+{
+	const struct dm_key_info *ki = &dm_keys[k];
+	int v;
+
+	switch (ki->type) {
+	case DM_TYPE_ENUM:
+		v = *(const int *)cfield_of(k, s);
+		return v < 0 || (unsigned)v >= ki->n_values || !ki->values[v];
+	case DM_TYPE_STRING:
+		return ((const char *)cfield_of(k, s))[0] == '\0';
+	case DM_TYPE_LIST:
+		return s->n_programs == 0;
+	case DM_TYPE_BOOL:
+	case DM_TYPE_INT:
+		break;
+	}
+	return false;
+}
+
+const char *dm_key_format(enum dm_key k, const struct dm_settings *s, char *buf, size_t size)
+{
+	const struct dm_key_info *ki = &dm_keys[k];
+	size_t n = 0;
+
+	if (dm_key_unset(k, s) && ki->type != DM_TYPE_LIST)
+		return "";
+	switch (ki->type) {
+	case DM_TYPE_BOOL:
+		return *(const bool *)cfield_of(k, s) ? "true" : "false";
+	case DM_TYPE_ENUM:
+		return ki->values[*(const int *)cfield_of(k, s)];
+	case DM_TYPE_INT:
+		snprintf(buf, size, "%d", *(const int *)cfield_of(k, s));
+		return buf;
+	case DM_TYPE_STRING:
+		buf[0] = '"';
+		n = 1 + dm_escape(buf + 1, size - 2, cfield_of(k, s), size);
+		snprintf(buf + n, size - n, "\"");
+		return buf;
+	case DM_TYPE_LIST:
+		n = (size_t)snprintf(buf, size, "{");
+		for (const char *e = dm_programs_next(s, NULL); e && n < size;
+		     e = dm_programs_next(s, e)) {
+			char esc[PATH_MAX];
+
+			dm_escape(esc, sizeof(esc), e, PATH_MAX / 4);
+			n += (size_t)snprintf(buf + n, size - n, "%s\"%s\"",
+					      e == s->programs ? "" : ", ", esc);
+		}
+		if (n < size)
+			snprintf(buf + n, size - n, "}");
+		return buf;
+	}
+	return "";
+}
+
+static void programs_copy(struct dm_settings *dst, const struct dm_settings *src)
+{
+	memcpy(dst->programs, src->programs, src->programs_used + 1);
+	dst->programs_used = src->programs_used;
+	dst->n_programs = src->n_programs;
+}
+
+void dm_settings_overlay(struct dm_settings *dst, const struct dm_settings *src)
+{
+	for (int k = 0; k < DM_KEY_COUNT; k++) {
+		if (src->origin[k] == DM_FROM_DEFAULT)
+			continue;
+		if (dm_keys[k].type == DM_TYPE_LIST)
+			programs_copy(dst, src);
+		else
+			memcpy(field_of((enum dm_key)k, dst), cfield_of((enum dm_key)k, src),
+			       dm_keys[k].size);
+		dst->origin[k] = src->origin[k];
+	}
+}
+
+void dm_profile_apply(struct dm_settings *s, enum dm_profile p)
+{
+	const struct dm_profile_value *v = p >= 0 && p < DM_PROFILE_COUNT ? profile_table[p] : NULL;
+
+	for (; v && v->value; v++) {
+		/* The table is ours: a value that does not parse is a bug the unit test catches. */
+		if (dm_key_parse(v->key, v->value, s) == 0)
+			s->origin[v->key] = DM_FROM_PROFILE;
+	}
 }
 
 void dm_settings_from_env(struct dm_settings *s, struct dm_diag *d)
 {
-	const char *v;
-	char esc[160];
+	for (int k = 0; k < DM_KEY_COUNT; k++) {
+		const struct dm_key_info *ki = &dm_keys[k];
+		const char *v = secure_getenv(ki->env);
+		char esc[160];
 
-	env_bool(s, DM_KEY_CURRENT, &s->current, d);
-	env_bool(s, DM_KEY_FUTURE, &s->future, d);
-	env_bool(s, DM_KEY_ONFAULT, &s->onfault, d);
-	env_bool(s, DM_KEY_REQUIRED, &s->required, d);
-	env_bool(s, DM_KEY_PROPAGATE, &s->propagate, d);
+		if (!v)
+			continue;
+		if (ki->type == DM_TYPE_LIST) {
+			struct dm_settings tmp;
 
-	v = secure_getenv(dm_env_names[DM_KEY_LOG]);
-	if (v) {
-		if (dm_parse_log(v, &s->log) == 0) {
-			s->origin[DM_KEY_LOG] = DM_FROM_ENV;
-		} else {
-			dm_escape(esc, sizeof(esc), v, 64);
-			dm_diag_add(d, "%s='%s': not a log target (use stderr, syslog or none), ignoring",
-				    dm_env_names[DM_KEY_LOG], esc);
+			/* Parse into a scratch copy so a bad list leaves the file's list in force. */
+			if (dm_programs_parse_list(&tmp, v, d) == 0) {
+				programs_copy(s, &tmp);
+				s->origin[k] = DM_FROM_ENV;
+			}
+			continue;
 		}
-	}
-
-	v = secure_getenv(dm_env_names[DM_KEY_PROGRAMS]);
-	if (v) {
-		struct dm_settings tmp;
-
-		/* Parse into a scratch copy so a bad list leaves the file's list in force. */
-		if (dm_programs_parse_list(&tmp, v, d) == 0) {
-			memcpy(s->programs, tmp.programs, tmp.programs_used + 1);
-			s->programs_used = tmp.programs_used;
-			s->n_programs = tmp.n_programs;
-			s->origin[DM_KEY_PROGRAMS] = DM_FROM_ENV;
+		if (dm_key_parse((enum dm_key)k, v, s) == 0) {
+			s->origin[k] = DM_FROM_ENV;
+			continue;
 		}
+		dm_escape(esc, sizeof(esc), v, 64);
+		dm_diag_add(d, "%s='%s': not %s, ignoring", ki->env, esc, ki->expect);
 	}
 }
+

@@ -6,15 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "harness.h"
 
 static struct dm_self self_as(const char *path)
 {
-	struct dm_self s = { .execfn = path, .exe_tried = true };
+	struct dm_self s;
 
-	snprintf(s.exe, sizeof(s.exe), "%s", path);
+	dm_self_of_program(&s, path);
 	return s;
 }
 
@@ -91,7 +92,7 @@ START_TEST(test_config_parse_values_and_origins)
 	struct dm_diag d = { 0 };
 
 	dm_settings_default(&s);
-	ck_assert_int_eq(dm_config_parse_text("t.conf", text, strlen(text), &s, &d), 0);
+	ck_assert_int_eq(dm_config_parse_text("t.conf", text, strlen(text), NULL, &s, &d), 0);
 	ck_assert_uint_eq(d.n, 0);
 	ck_assert(!s.current);
 	ck_assert(s.future);
@@ -125,7 +126,7 @@ START_TEST(test_config_errors_name_file_and_line)
 
 		dm_settings_default(&s);
 		ck_assert_int_eq(dm_config_parse_text("x.conf", cases[i].text,
-						      strlen(cases[i].text), &s, &d),
+						      strlen(cases[i].text), NULL, &s, &d),
 				 -EINVAL);
 		ck_assert_uint_ge(d.n, 1);
 		ck_assert_msg(strstr(d.msg[0], cases[i].msg), "case %zu: '%s' lacks '%s'", i,
@@ -207,6 +208,165 @@ START_TEST(test_status_format)
 }
 END_TEST
 
+/* Every key of the table is complete, and every profile's values parse. */
+START_TEST(test_key_table)
+{
+	struct dm_settings s;
+
+	for (int k = 0; k < DM_KEY_COUNT; k++) {
+		ck_assert_ptr_nonnull(dm_keys[k].name);
+		ck_assert_ptr_nonnull(dm_keys[k].env);
+		ck_assert_ptr_nonnull(dm_keys[k].expect);
+		ck_assert_uint_gt(dm_keys[k].size, 0);
+		ck_assert_msg(strncmp(dm_keys[k].env, "DUENDE_MLOCK_", 13) == 0, "%s",
+			      dm_keys[k].env);
+	}
+	for (int p = 0; p < DM_PROFILE_COUNT; p++) {
+		dm_settings_default(&s);
+		dm_profile_apply(&s, (enum dm_profile)p);
+	}
+	dm_settings_default(&s);
+	dm_profile_apply(&s, DM_PROFILE_SWAP_SERVER);
+	ck_assert_int_eq(s.origin[DM_KEY_ONFAULT], DM_FROM_PROFILE);
+	ck_assert(!s.onfault && s.current && s.future);
+	ck_assert_int_eq(s.origin[DM_KEY_REQUIRED], DM_FROM_DEFAULT);
+}
+END_TEST
+
+static const char *write_conf(const char *name, const char *text)
+{
+	static char path[4300];
+
+	snprintf(path, sizeof(path), "%s/%s", harness_tmpdir(), name);
+	harness_write_file(path, text, 0644, getuid(), getgid());
+	return path;
+}
+
+/* defaults < profile < file < environment, through the one pipeline the faces call. */
+START_TEST(test_decide_layers)
+{
+	const char *path = write_conf("layers.conf", "profile = swap-server\nonfault = true\n"
+						     "required = true\n");
+	struct dm_decision dec;
+	struct dm_settings s;
+	struct dm_self self = self_as("/usr/sbin/nbd-server");
+
+	unsetenv("DUENDE_MLOCK_PROFILE");
+	setenv("DUENDE_MLOCK_REQUIRED", "0", 1);
+	dm_decide(&dec, path, &self, &s);
+	ck_assert_int_eq(dec.load_r, 0);
+	ck_assert_int_eq(dec.parse_r, 0);
+	ck_assert_uint_eq(dec.diag.n, 0);
+	ck_assert_int_eq(s.profile, DM_PROFILE_SWAP_SERVER);
+	ck_assert_int_eq(s.origin[DM_KEY_PROFILE], DM_FROM_FILE);
+	/* The profile's value, over the default. */
+	ck_assert_int_eq(s.origin[DM_KEY_CURRENT], DM_FROM_PROFILE);
+	/* The file's, over the profile's. */
+	ck_assert(s.onfault);
+	ck_assert_int_eq(s.origin[DM_KEY_ONFAULT], DM_FROM_FILE);
+	/* The environment's, over the file's. */
+	ck_assert(!s.required);
+	ck_assert_int_eq(s.origin[DM_KEY_REQUIRED], DM_FROM_ENV);
+	ck_assert_int_eq(s.origin[DM_KEY_PROPAGATE], DM_FROM_DEFAULT);
+	/* The load's fstat, for doctor. */
+	ck_assert(dec.file.stat_done);
+	ck_assert_uint_eq(dec.file.owner, getuid());
+	ck_assert_uint_eq(dec.file.mode & 07777, 0644);
+
+	/* The environment names the profile; a bad one is said and changes nothing. */
+	setenv("DUENDE_MLOCK_PROFILE", "none", 1);
+	dm_decide(&dec, path, &self, &s);
+	ck_assert_int_eq(s.profile, DM_PROFILE_NONE);
+	ck_assert_int_eq(s.origin[DM_KEY_CURRENT], DM_FROM_DEFAULT);
+	setenv("DUENDE_MLOCK_PROFILE", "fast", 1);
+	dm_decide(&dec, path, &self, &s);
+	ck_assert_int_eq(s.profile, DM_PROFILE_SWAP_SERVER);
+	ck_assert_uint_eq(dec.diag.n, 1);
+	ck_assert_uint_eq(dec.file_diags, 0);
+	ck_assert_str_eq(dec.diag.msg[0], "DUENDE_MLOCK_PROFILE='fast': not a profile (use none or "
+					  "swap-server), ignoring");
+	unsetenv("DUENDE_MLOCK_PROFILE");
+	unsetenv("DUENDE_MLOCK_REQUIRED");
+
+	/* A missing file: the defaults, and the load says so. */
+	dm_decide(&dec, "/nonexistent/x.conf", &self, &s);
+	ck_assert_int_eq(dec.load_r, -ENOENT);
+	ck_assert(dm_decide_file_ignored(&dec));
+	ck_assert(s.current && s.future && !s.onfault);
+}
+END_TEST
+
+/* program "NAME" { } gives one program its settings; its NAME joins the allow-list. */
+START_TEST(test_program_sections)
+{
+	static const char text[] = "programs = {sshd}\n"
+				   "program \"nbd-server\" {\n  profile = swap-server\n"
+				   "  onfault = true\n}\n"
+				   "program /usr/sbin/other { required = true }\n";
+	struct dm_settings s;
+	struct dm_diag d = { 0 };
+	struct dm_self nbd = self_as("/usr/sbin/nbd-server");
+	struct dm_self sshd = self_as("/usr/sbin/sshd");
+
+	dm_settings_default(&s);
+	ck_assert_int_eq(dm_config_parse_text("p.conf", text, strlen(text), &nbd, &s, &d), 0);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_int_eq(s.profile, DM_PROFILE_SWAP_SERVER);
+	ck_assert_int_eq(s.origin[DM_KEY_PROFILE], DM_FROM_SECTION);
+	ck_assert(s.onfault);
+	ck_assert(!s.required);
+	ck_assert_uint_eq(s.n_programs, 3);
+	ck_assert(dm_programs_has(&s, "nbd-server"));
+	ck_assert(dm_programs_has(&s, "/usr/sbin/other"));
+
+	/* Another listed program gets none of it. */
+	dm_settings_default(&s);
+	ck_assert_int_eq(dm_config_parse_text("p.conf", text, strlen(text), &sshd, &s, &d), 0);
+	ck_assert_int_eq(s.profile, DM_PROFILE_NONE);
+	ck_assert(!s.onfault);
+	ck_assert(dm_programs_match(&s, &sshd));
+
+	/* The allow-list belongs to the whole file; a title is an entry; one section a program. */
+	{
+		static const char *const bad[][2] = {
+			{ "program x { programs = {y} }\n", "no such option 'programs'" },
+			{ "program \"rel/x\" { onfault = true }\n", "program \"rel/x\": not a program" },
+			{ "program x { onfault = true }\nprogram x { current = false }\n", "x" },
+			{ "program x { profile = fast }\n", "profile = 'fast': not a profile" },
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+			d.n = 0;
+			dm_settings_default(&s);
+			ck_assert_int_eq(dm_config_parse_text("b.conf", bad[i][0], strlen(bad[i][0]),
+							      &nbd, &s, &d),
+					 -EINVAL);
+			ck_assert_uint_ge(d.n, 1);
+			ck_assert_msg(strstr(d.msg[0], bad[i][1]), "case %zu: %s", i, d.msg[0]);
+			ck_assert_uint_eq(s.n_programs, 0);
+		}
+	}
+}
+END_TEST
+
+/* What the operator typed names the process; the executable is said beside it. */
+START_TEST(test_self_name)
+{
+	struct dm_self self = { .execfn = "/usr/bin/redis-server", .exe_tried = true };
+
+	snprintf(self.exe, sizeof(self.exe), "/usr/bin/redis-check-rdb");
+	ck_assert_str_eq(dm_self_name(&self), "redis-server");
+	ck_assert_str_eq(dm_self_exe_name(&self), "redis-check-rdb");
+	self.execfn = "/usr/bin/redis-check-rdb";
+	ck_assert_ptr_null(dm_self_exe_name(&self));
+	/* A descriptor's magic link names nothing. */
+	self.execfn = "/proc/self/exe";
+	ck_assert_str_eq(dm_self_name(&self), "redis-check-rdb");
+	self.execfn = NULL;
+	ck_assert_str_eq(dm_self_name(&self), "redis-check-rdb");
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("settings");
@@ -222,6 +382,10 @@ Suite *test_suite(void)
 		{ "prescan", test_prescan },
 		{ "escape", test_escape },
 		{ "status_format", test_status_format },
+		{ "key_table", test_key_table },
+		{ "decide_layers", test_decide_layers },
+		{ "program_sections", test_program_sections },
+		{ "self_name", test_self_name },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(*tests); i++) {

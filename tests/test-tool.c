@@ -927,6 +927,7 @@ START_TEST(test_check_config_good)
 	ASSERT_HAS(r.out, "required  = true    # environment DUENDE_MLOCK_REQUIRED\n");
 	ASSERT_HAS(r.out, "programs  = {\"trueno-ublk\", \"/usr/sbin/nbd-server\"}  # file");
 	ASSERT_HAS(r.out, "log       = syslog  # file\n");
+	ASSERT_HAS(r.out, "profile   = none    # default\n");
 	ck_assert_str_eq(r.err, "");
 	victim_result_free(&r);
 
@@ -1107,6 +1108,33 @@ START_TEST(test_run_config)
 }
 END_TEST
 
+/* Each problem is said once: by the library where it will say it, else by run. */
+START_TEST(test_run_says_problems_once)
+{
+	struct victim_result r;
+	const char *path;
+
+	tool();
+	path = write_config("run-warn.conf", "onfault = sometimes\n", 0644);
+	run_tool(TOOL("run", "--", harness_victim(), "status"),
+		 ENV(env_library, config_env(path), "DUENDE_MLOCK_FUTURE=perhaps"), &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(count_of(r.err, "run-warn.conf:1:"), 1);
+	ck_assert_int_eq(count_of(r.err, "DUENDE_MLOCK_FUTURE='perhaps'"), 1);
+	victim_result_free(&r);
+
+	/* Not named: the library says nothing, so run does. */
+	run_tool(TOOL("run", "--", harness_victim(), "status"),
+		 ENV(env_library, env_no_config, "DUENDE_MLOCK_PROGRAMS=other-daemon",
+		     "DUENDE_MLOCK_FUTURE=perhaps"),
+		 &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(count_of(r.err, "duende-mlock: warning: DUENDE_MLOCK_FUTURE='perhaps'"), 1);
+	ck_assert_int_eq(count_of(r.err, "DUENDE_MLOCK_FUTURE='perhaps'"), 1);
+	victim_result_free(&r);
+}
+END_TEST
+
 START_TEST(test_run_failures)
 {
 	struct victim_result r;
@@ -1177,7 +1205,7 @@ Suite *test_suite(void)
 		"test_status_swap_server_fields",
 		"test_run_locks_victim",      "test_run_onfault",
 		"test_run_prepends_to_ld_preload", "test_run_required_denied_exits_71",
-		"test_run_config",            NULL,
+		"test_run_config",            "test_run_says_problems_once", NULL,
 	};
 
 #define ADD(fn)                                               \
@@ -1216,6 +1244,7 @@ Suite *test_suite(void)
 	ADD(test_run_prepends_to_ld_preload);
 	ADD(test_run_required_denied_exits_71);
 	ADD(test_run_config);
+	ADD(test_run_says_problems_once);
 	ADD(test_run_failures);
 	ADD(test_run_and_doctor_warn_setuid);
 #undef ADD

@@ -27,10 +27,15 @@ static const char check_usage[] =
 static const char *origin_text(const struct dm_settings *s, enum dm_key k, char *buf, size_t size)
 {
 	switch (s->origin[k]) {
+	case DM_FROM_PROFILE:
+		snprintf(buf, size, "profile %s", dm_keys[DM_KEY_PROFILE].values[s->profile]);
+		return buf;
 	case DM_FROM_FILE:
 		return "file";
+	case DM_FROM_SECTION:
+		return "file, the program's section";
 	case DM_FROM_ENV:
-		snprintf(buf, size, "environment %s", dm_env_names[k]);
+		snprintf(buf, size, "environment %s", dm_keys[k].env);
 		return buf;
 	case DM_FROM_DEFAULT:
 		break;
@@ -38,46 +43,24 @@ static const char *origin_text(const struct dm_settings *s, enum dm_key k, char 
 	return "default";
 }
 
-static void print_programs(const struct dm_settings *s)
-{
-	const char *e;
-	char esc[PATH_MAX];
-
-	if (!s->n_programs) {
-		printf("{}");
-		return;
-	}
-	putchar('{');
-	for (e = dm_programs_next(s, NULL); e; e = dm_programs_next(s, e)) {
-		dm_escape(esc, sizeof(esc), e, PATH_MAX / 4);
-		printf("%s\"%s\"", e == s->programs ? "" : ", ", esc);
-	}
-	putchar('}');
-}
-
 static void print_settings(const struct dm_settings *s)
 {
-	const bool *bools[] = {
-		[DM_KEY_CURRENT] = &s->current,	    [DM_KEY_FUTURE] = &s->future,
-		[DM_KEY_ONFAULT] = &s->onfault,	    [DM_KEY_REQUIRED] = &s->required,
-		[DM_KEY_PROPAGATE] = &s->propagate,
-	};
-	char buf[64];
+	char value[DM_PROGRAMS_BYTES + 2 * DM_PROGRAMS_MAX + 8], origin[64];
 
-	for (int k = DM_KEY_CURRENT; k <= DM_KEY_PROPAGATE; k++)
-		printf("%-9s = %-6s  # %s\n", dm_key_names[k], *bools[k] ? "true" : "false",
-		       origin_text(s, (enum dm_key)k, buf, sizeof(buf)));
-	printf("%-9s = ", dm_key_names[DM_KEY_PROGRAMS]);
-	print_programs(s);
-	printf("  # %s%s\n", origin_text(s, DM_KEY_PROGRAMS, buf, sizeof(buf)),
-	       s->n_programs ? "" :
-			       "; empty: every process under LD_PRELOAD, none system-wide");
-	if (s->log == DM_LOG_DEFAULT)
-		printf("%-9s = (unset)  # default: stderr under LD_PRELOAD, syslog system-wide\n",
-		       dm_key_names[DM_KEY_LOG]);
-	else
-		printf("%-9s = %-6s  # %s\n", dm_key_names[DM_KEY_LOG], dm_log_name(s->log),
-		       origin_text(s, DM_KEY_LOG, buf, sizeof(buf)));
+	for (int k = 0; k < DM_KEY_COUNT; k++) {
+		const struct dm_key_info *ki = &dm_keys[k];
+		const char *v = dm_key_format((enum dm_key)k, s, value, sizeof(value));
+		bool unset = dm_key_unset((enum dm_key)k, s);
+
+		if (unset && ki->type != DM_TYPE_LIST) {
+			printf("%-9s = (unset)  # %s\n", ki->name,
+			       ki->unset_note ? ki->unset_note : "default");
+			continue;
+		}
+		printf("%-9s = %-*s  # %s%s%s\n", ki->name, ki->type == DM_TYPE_LIST ? 0 : 6, v,
+		       origin_text(s, (enum dm_key)k, origin, sizeof(origin)),
+		       unset && ki->unset_note ? "; " : "", unset && ki->unset_note ? ki->unset_note : "");
+	}
 }
 
 int tool_cmd_check_config(int argc, char **argv)
@@ -86,9 +69,8 @@ int tool_cmd_check_config(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct dm_conffile f = { .text = NULL };
+	struct dm_decision dec;
 	struct dm_settings s;
-	struct dm_diag file_diag = { 0 }, env_diag = { 0 };
 	const char *path;
 	char esc[PATH_MAX];
 	int c, r;
@@ -107,28 +89,17 @@ int tool_cmd_check_config(int argc, char **argv)
 	path = optind < argc ? argv[optind] : dm_config_path();
 	dm_escape(esc, sizeof(esc), path, PATH_MAX / 4);
 
-	dm_settings_default(&s);
-	r = dm_conffile_load(&f, path, &file_diag);
-	if (r == 0) {
-		r = dm_conffile_apply(&f, &s, &file_diag);
-		dm_conffile_release(&f);
-	}
-	dm_settings_from_env(&s, &env_diag);
+	dm_decide(&dec, path, NULL, &s);
+	tool_print_diags(&dec, "", "warning: ");
 
-	for (unsigned i = 0; i < file_diag.n; i++)
-		tool_error("%s", file_diag.msg[i]);
-	if (file_diag.dropped)
-		tool_error("%u more errors not shown", file_diag.dropped);
-	for (unsigned i = 0; i < env_diag.n; i++)
-		tool_error("warning: %s", env_diag.msg[i]);
-
+	r = dec.load_r < 0 ? dec.load_r : dec.parse_r;
 	if (r == -ENOENT && optind >= argc) {
 		printf("# %s: no such file: the built-in defaults apply\n", esc);
 		r = 0;
 	} else if (r == -ENOENT) {
 		tool_error("Failed to open %s: %s", esc, strerror(ENOENT));
 	} else if (r < 0) {
-		if (file_diag.n == 0)
+		if (dec.file_diags == 0)
 			tool_error("Failed to read %s: %s", esc, strerror(-r));
 		printf("# %s: the library ignores this file; these settings apply instead\n", esc);
 	} else {

@@ -453,54 +453,37 @@ static void check_seccomp(struct report *rep, const struct probe *p)
 static void check_config(struct report *rep, const struct target *t, struct dm_settings *s,
 			 bool system_wide)
 {
-	const char *path = dm_config_path();
-	struct dm_conffile f = { .text = NULL };
-	struct dm_diag d = { 0 };
+	struct dm_decision dec;
+	struct dm_self self;
 	char esc[PATH_MAX];
-	struct stat st;
-	int r;
 
-	dm_settings_default(s);
-	dm_escape(esc, sizeof(esc), path, PATH_MAX / 4);
-	r = dm_conffile_load(&f, path, &d);
-	if (r == -ENOENT) {
+	if (t->found)
+		dm_self_of_program(&self, t->path);
+	dm_decide(&dec, NULL, t->found ? &self : NULL, s);
+	dm_escape(esc, sizeof(esc), dec.file.path, PATH_MAX / 4);
+	if (dec.load_r == -ENOENT) {
 		finding(rep, L_INFO, "config", NULL,
 			"%s does not exist: the built-in defaults apply", esc);
-	} else if (r < 0) {
-		for (unsigned i = 0; i < d.n; i++)
-			finding(rep, L_FAIL, "config",
-				i + 1 == d.n ? "chown root:root FILE; chmod 644 FILE; keep it a "
-					       "regular file under 64 KiB" :
-					       NULL,
-				"%s", d.msg[i]);
-		if (d.n == 0)
-			finding(rep, L_FAIL, "config", NULL, "%s: %s", esc, strerror(-r));
-	} else {
-		unsigned uid = 0, mode = 0;
+	} else if (dec.load_r < 0 || dec.parse_r < 0) {
+		const char *remedy = dec.load_r < 0 ? "chown root:root FILE; chmod 644 FILE; keep "
+						      "it a regular file under 64 KiB" :
+						      "fix the file; duende-mlock check-config shows "
+						      "the settings";
 
-		if (lstat(path, &st) == 0) {
-			uid = (unsigned)st.st_uid;
-			mode = (unsigned)(st.st_mode & 07777);
-		}
-		r = dm_conffile_apply(&f, s, &d);
-		dm_conffile_release(&f);
-		if (r < 0) {
-			for (unsigned i = 0; i < d.n; i++)
-				finding(rep, L_FAIL, "config",
-					i + 1 == d.n ? "fix the file; duende-mlock check-config "
-						       "shows the settings" :
-						       NULL,
-					"%s", d.msg[i]);
-		} else {
-			finding(rep, L_OK, "config", NULL,
-				"%s is trusted (owner uid %u, mode %04o) and valid", esc, uid,
-				mode);
-		}
+		for (unsigned i = 0; i < dec.file_diags; i++)
+			finding(rep, L_FAIL, "config", i + 1 == dec.file_diags ? remedy : NULL, "%s",
+				dec.diag.msg[i]);
+		if (dec.file_diags == 0)
+			finding(rep, L_FAIL, "config", remedy, "%s: %s", esc,
+				strerror(dec.load_r < 0 ? -dec.load_r : -dec.parse_r));
+	} else {
+		/* The load's own fstat() of the file it read: no second look at the path. */
+		finding(rep, L_OK, "config", NULL,
+			"%s is trusted (owner uid %u, mode %04o) and valid", esc,
+			(unsigned)dec.file.owner, (unsigned)(dec.file.mode & 07777));
 	}
-	d.n = 0;
-	dm_settings_from_env(s, &d);
-	for (unsigned i = 0; i < d.n; i++)
-		finding(rep, L_WARN, "config", "fix or unset the variable", "%s", d.msg[i]);
+	for (unsigned i = dec.file_diags; i < dec.diag.n; i++)
+		finding(rep, L_WARN, "config", "fix or unset the variable", "%s", dec.diag.msg[i]);
 
 	if (!t->found || !s->n_programs) {
 		if (system_wide && !s->n_programs)
@@ -510,17 +493,12 @@ static void check_config(struct report *rep, const struct target *t, struct dm_s
 				"system-wide, only listed programs are locked");
 		return;
 	}
-	{
-		struct dm_self self = { .execfn = t->path, .exe_tried = true };
-
-		snprintf(self.exe, sizeof(self.exe), "%s", t->real);
-		if (dm_programs_match(s, &self))
-			finding(rep, L_OK, "config", NULL, "%s is in the programs list", t->esc);
-		else
-			finding(rep, L_FAIL, "config",
-				"add its name or absolute path to programs in the config file",
-				"%s is not in the programs list: the shim leaves it alone", t->esc);
-	}
+	if (dm_programs_match(s, &self))
+		finding(rep, L_OK, "config", NULL, "%s is in the programs list", t->esc);
+	else
+		finding(rep, L_FAIL, "config",
+			"add its name or absolute path to programs in the config file",
+			"%s is not in the programs list: the shim leaves it alone", t->esc);
 }
 
 /* ---- /etc/ld.so.preload, read only ---- */

@@ -63,6 +63,16 @@ int tool_usage_error(const char *command, const char *fmt, ...)
 	return TOOL_EXIT_USAGE;
 }
 
+void tool_print_diags(const struct dm_decision *dec, const char *file_prefix,
+		      const char *env_prefix)
+{
+	for (unsigned i = 0; i < dec->diag.n; i++)
+		tool_error("%s%s", i < dec->file_diags ? file_prefix : env_prefix,
+			   dec->diag.msg[i]);
+	if (dec->diag.dropped)
+		tool_error("%s%u more problems not shown", file_prefix, dec->diag.dropped);
+}
+
 int tool_parse_pid(const char *text, int *pid)
 {
 	char *end;

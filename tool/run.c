@@ -67,63 +67,54 @@ static int prepend_preload(const char *lib)
 }
 
 /*
- * The config file is checked here, where the operator can see the answer: the library would only
- * log a warning from inside PROGRAM and run on with its defaults. A file named with --config must
- * be good; problems in the system file are warnings, as they are for the library.
+ * The settings as the library will decide them inside PROGRAM. A file named with --config must
+ * be good. Problems that the library will say itself on PROGRAM's stderr (it is named, and logs
+ * there) are left to it, so each is said once; the others are said here, where the operator can
+ * see them, as warnings.
  */
-static int load_settings(const char *config, struct dm_settings *s, char *abs, size_t size)
+static int decide_settings(const char *config, const char *program, struct dm_settings *s,
+			   char *abs, size_t size)
 {
-	const char *path = config ? config : dm_config_path();
-	struct dm_conffile f;
-	struct dm_diag d = { 0 };
-	int r;
+	struct dm_decision dec;
+	struct dm_self self;
+	char path[PATH_MAX];
+	bool named, library_says;
 
-	dm_settings_default(s);
-	r = dm_conffile_load(&f, path, &d);
-	if (r == 0) {
-		r = dm_conffile_apply(&f, s, &d);
-		dm_conffile_release(&f);
+	if (tool_find_program(program, path, sizeof(path)) < 0)
+		snprintf(path, sizeof(path), "%s", program);
+	dm_self_of_program(&self, path);
+	dm_decide(&dec, config, &self, s);
+	if (config && dm_decide_file_ignored(&dec)) {
+		tool_print_diags(&dec, "", "warning: ");
+		if (dec.file_diags == 0) {
+			int err = dec.load_r < 0 ? -dec.load_r : -dec.parse_r;
+			char esc[PATH_MAX];
+
+			dm_escape(esc, sizeof(esc), config, PATH_MAX / 4);
+			tool_error("Failed to read config %s: %s", esc, strerror(err));
+		}
+		return -EINVAL;
 	}
-	if (r == -ENOENT && !config)
-		r = 0;
-	for (unsigned i = 0; i < d.n; i++)
-		tool_error("%s%s", config ? "" : "warning: ", d.msg[i]);
-	if (r < 0 && d.n == 0) {
+	named = s->n_programs ? dm_programs_match(s, &self) : true;
+	library_says = named && (s->log == DM_LOG_DEFAULT || s->log == DM_LOG_STDERR);
+	if (!library_says)
+		tool_print_diags(&dec, "warning: ", "warning: ");
+	/*
+	 * In preload mode an allow-list still applies: a file written for system-wide use that
+	 * lists other daemons would leave PROGRAM unlocked without a word from the library.
+	 */
+	if (!named) {
 		char esc[PATH_MAX];
 
-		dm_escape(esc, sizeof(esc), path, PATH_MAX / 4);
-		tool_error("Failed to read config %s: %s", esc, strerror(-r));
+		dm_escape(esc, sizeof(esc), program, PATH_MAX / 4);
+		tool_error("warning: %s is not in the config's programs list, so it will not be "
+			   "locked (add it, or set DUENDE_MLOCK_PROGRAMS=)",
+			   esc);
 	}
-	if (r < 0 && config)
-		return r;
-	dm_settings_from_env(s, NULL);
 	/* PROGRAM may chdir() before it execs a child that reads the file again. */
 	if (config && (!realpath(config, abs) || strlen(abs) >= size))
 		snprintf(abs, size, "%s", config);
 	return 0;
-}
-
-/*
- * In preload mode an allow-list still applies: a file written for system-wide use that lists
- * other daemons would leave PROGRAM unlocked without a word from the library.
- */
-static void warn_if_not_listed(const struct dm_settings *s, const char *program)
-{
-	struct dm_self self;
-	char path[PATH_MAX], esc[PATH_MAX];
-
-	if (!s->n_programs || tool_find_program(program, path, sizeof(path)) < 0)
-		return;
-	self.execfn = path;
-	self.exe_tried = true;
-	if (!realpath(path, self.exe))
-		self.exe[0] = '\0';
-	if (dm_programs_match(s, &self))
-		return;
-	dm_escape(esc, sizeof(esc), program, PATH_MAX / 4);
-	tool_error("warning: %s is not in the config's programs list, so it will not be locked "
-		   "(add it, or set DUENDE_MLOCK_PROGRAMS=)",
-		   esc);
 }
 
 /*
@@ -193,7 +184,7 @@ int tool_cmd_run(int argc, char **argv)
 	lib = tool_library_path();
 	if (check_library(lib) < 0)
 		return TOOL_EXIT_FAIL;
-	if (load_settings(config, &s, config_abs, sizeof(config_abs)) < 0)
+	if (decide_settings(config, argv[optind], &s, config_abs, sizeof(config_abs)) < 0)
 		return TOOL_EXIT_FAIL;
 	if (prepend_preload(lib) < 0 || (onfault && setenv("DUENDE_MLOCK_ONFAULT", "1", 1) < 0) ||
 	    (required && setenv("DUENDE_MLOCK_REQUIRED", "1", 1) < 0) ||
@@ -202,7 +193,6 @@ int tool_cmd_run(int argc, char **argv)
 		return TOOL_EXIT_FAIL;
 	}
 	warn_if_unreachable(argv[optind]);
-	warn_if_not_listed(&s, argv[optind]);
 
 	fflush(stdout);
 	execvp(argv[optind], argv + optind);

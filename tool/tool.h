@@ -24,6 +24,13 @@ void tool_error(const char *fmt, ...) DM_PRINTF(1, 2);
 /* The usage error: the message, then a hint at --help; returns TOOL_EXIT_USAGE. */
 int tool_usage_error(const char *command, const char *fmt, ...) DM_PRINTF(2, 3);
 
+/*
+ * A decision's problems, one line each: the file's with file_prefix, the environment's with
+ * env_prefix ("warning: "), and a count of those not kept.
+ */
+void tool_print_diags(const struct dm_decision *dec, const char *file_prefix,
+		      const char *env_prefix);
+
 /* A PID from the command line: decimal, > 0, fits pid_t. 0 or -EINVAL. */
 int tool_parse_pid(const char *text, int *pid);
 /* Bytes as "12.3 MiB", for people; buf of at least 32 bytes. */
