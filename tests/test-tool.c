@@ -1192,6 +1192,100 @@ START_TEST(test_run_and_doctor_warn_setuid)
 }
 END_TEST
 
+/*
+ * What the program does after start: tool-target imports setuid and madvise. In the container
+ * condition with the capability (CAP_IPC_LOCK kept, CAP_SYS_RESOURCE gone, a finite limit), the
+ * privilege drop and the frees are warned about, and the limit that cannot be lifted. What the
+ * consequence is depends on the library's wrappers; the facts are the same.
+ */
+START_TEST(test_doctor_privilege_drop_and_madvise)
+{
+	struct victim_result r;
+
+	run_tool((const char *const[]){ "/usr/bin/setpriv", "--bounding-set=-sys_resource",
+					"--inh-caps=-sys_resource", "/usr/bin/prlimit",
+					"--memlock=8388608:8388608", tool(), "doctor", target(),
+					NULL },
+		 NULL, &r);
+	ASSERT_HAS(r.out, "WARN  privileges  ");
+	ASSERT_HAS(r.out, "can drop privileges (imports setuid) while RLIMIT_MEMLOCK is finite "
+			  "(soft 8.0 MiB, hard 8.0 MiB) and cannot be lifted "
+			  "(no CAP_SYS_RESOURCE)");
+	ASSERT_HAS(r.out, "fix: LimitMEMLOCK=infinity (systemd), docker run --ulimit "
+			  "memlock=-1:-1");
+	ASSERT_HAS(r.out, "frees memory with madvise (imports madvise)");
+	victim_result_free(&r);
+
+	/* Without the capability MCL_FUTURE is withheld anyway: the drop changes nothing. */
+	run_tool((const char *const[]){ "/usr/bin/setpriv",
+					"--bounding-set=-sys_resource,-ipc_lock",
+					"--inh-caps=-sys_resource,-ipc_lock", "/usr/bin/prlimit",
+					"--memlock=8388608:8388608", tool(), "doctor", target(),
+					NULL },
+		 NULL, &r);
+	ASSERT_HAS(r.out, "info  privileges  ");
+	ASSERT_HAS(r.out, "MCL_FUTURE is withheld here anyway");
+	ASSERT_HAS(r.out, "cannot be lifted (no CAP_SYS_RESOURCE): the program runs partly locked");
+	victim_result_free(&r);
+
+	/* A program that does not drop privileges (the victim; it pages out with madvise). */
+	run_tool(TOOL("doctor", harness_victim()), NULL, &r);
+	ASSERT_HAS(r.out, "ok    privileges  ");
+	ASSERT_HAS(r.out, "imports none of setuid");
+	victim_result_free(&r);
+
+	/* Where the limit can be lifted (CAP_SYS_RESOURCE), the drop is harmless. */
+	if (harness_has_sys_resource()) {
+		run_tool(TOOL("doctor", target()), NULL, &r);
+		ASSERT_HAS(r.out, "ok    privileges  ");
+		ASSERT_HAS(r.out, "harmless here");
+		victim_result_free(&r);
+	} else {
+		fprintf(stderr, "no CAP_SYS_RESOURCE here: the harmless-drop case left out\n");
+	}
+}
+END_TEST
+
+/*
+ * The swap-server profile's checks: the system settings are read and named; the privileged
+ * steps are tried for real in a child, and refused where the test removed the capabilities.
+ */
+START_TEST(test_doctor_swap_server)
+{
+	struct victim_result r;
+
+	run_tool(TOOL("doctor", target()), TOOL_ENV("DUENDE_MLOCK_PROFILE=swap-server"), &r);
+	ASSERT_HAS(r.out, "DUENDE_MLOCK_PROFILE is swap-server");
+	ASSERT_HAS(r.out, "vm.min_free_kbytes is ");
+	ASSERT_HAS(r.out, "vm.watermark_boost_factor is ");
+	ASSERT_HAS(r.out, "cgroup  ");
+	ASSERT_HAS(r.out, "profile     PR_SET_IO_FLUSHER would ");
+	ASSERT_HAS(r.out, "oom_score_adj");
+	ASSERT_HAS(r.out, harness_has_sys_resource() ? "PR_SET_IO_FLUSHER would succeed here" :
+						       "PR_SET_IO_FLUSHER would fail");
+	ASSERT_HAS(r.out, "SCHED_FIFO priority 50 would succeed here");
+	victim_result_free(&r);
+
+	run_tool((const char *const[]){ "/usr/bin/setpriv",
+					"--bounding-set=-sys_resource,-sys_nice",
+					"--inh-caps=-sys_resource,-sys_nice", "/usr/bin/prlimit",
+					"--rtprio=0:0", tool(), "doctor", target(), NULL },
+		 TOOL_ENV("DUENDE_MLOCK_PROFILE=swap-server"), &r);
+	ASSERT_HAS(r.out, "WARN  profile     PR_SET_IO_FLUSHER would fail (Operation not "
+			  "permitted): it needs CAP_SYS_RESOURCE, which this shell lacks");
+	ASSERT_HAS(r.out, "WARN  profile     lowering oom_score_adj to -1000 would fail");
+	ASSERT_HAS(r.out, "WARN  profile     SCHED_FIFO priority 50 would fail (Operation not "
+			  "permitted): it needs CAP_SYS_NICE or RLIMIT_RTPRIO >= 50 (it is 0)");
+	victim_result_free(&r);
+
+	/* Neither the profile nor swap on nbd/ublk: skipped, in one line. */
+	run_tool(TOOL("doctor", target()), NULL, &r);
+	ASSERT_HAS(r.out, "swap-server checks skipped");
+	ASSERT_LACKS(r.out, "vm.min_free_kbytes");
+	victim_result_free(&r);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("tool");
@@ -1235,6 +1329,8 @@ Suite *test_suite(void)
 	ADD(test_doctor_large_finite_limit_warns);
 	ADD(test_doctor_config_problems);
 	ADD(test_doctor_system_wide);
+	ADD(test_doctor_privilege_drop_and_madvise);
+	ADD(test_doctor_swap_server);
 	ADD(test_check_config_good);
 	ADD(test_check_config_default_missing);
 	ADD(test_check_config_errors);

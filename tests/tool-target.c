@@ -5,7 +5,9 @@
  * memory mapped after start; a swap server's task state. Commands run in order: "pageout MIB",
  * "lock-onfault", "map MIB" (mapped and touched), "io-flusher" (PR_SET_IO_FLUSHER),
  * "oom-min" (oom_score_adj -1000), "fifo PRIO" (SCHED_FIFO), "threads N" (idle threads),
- * "fork-unlocked" (a child that munlockall()s and waits), "sleep SECONDS". At "sleep" it prints
+ * "fork-unlocked" (a child that munlockall()s and waits), "free MIB" (mapped, touched, given
+ * back with MADV_DONTNEED), "setuid-self" (setuid(getuid()): imported, so doctor sees a program
+ * that can drop privileges), "sleep SECONDS". At "sleep" it prints
  * "pid=" and "ready=1" and waits. Also built statically, for doctor's "cannot be preloaded".
  */
 #include <errno.h>
@@ -101,6 +103,20 @@ int main(int argc, char **argv)
 				for (;;)
 					pause();
 			}
+		} else if (strcmp(argv[i], "free") == 0 && i + 1 < argc) {
+			size_t len = (size_t)number(argv[++i]) << 20;
+			char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			int r;
+
+			if (p == MAP_FAILED)
+				return 3;
+			for (size_t o = 0; o < len; o += 4096)
+				p[o] = 1;
+			r = madvise(p, len, MADV_DONTNEED);
+			printf("dontneed=%d\ndontneed_errno=%d\n", r, r < 0 ? errno : 0);
+		} else if (strcmp(argv[i], "setuid-self") == 0) {
+			printf("setuid=%d\n", setuid(getuid()));
 		} else if (strcmp(argv[i], "sleep") == 0 && i + 1 < argc) {
 			long s = number(argv[++i]);
 

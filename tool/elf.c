@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -155,6 +156,119 @@ int tool_elf_inspect(const char *path, struct tool_elf_info *info)
 	else if (magic[0] == '#' && magic[1] == '!')
 		r = inspect_script(fd, info);
 out:
+	close(fd);
+	return r;
+}
+
+/*
+ * The dynamic symbols and DT_NEEDED entries of a 64-bit ELF file, from its section headers
+ * (SHT_DYNSYM and SHT_DYNAMIC, each with sh_link naming its string table): what a program
+ * imports is what it calls through the PLT, which is also what a preloaded wrapper can reach.
+ */
+#define ELF_TABLE_MAX (64u << 20)
+
+static int read_section(int fd, const Elf64_Shdr *sh, char **out)
+{
+	char *buf;
+	int r;
+
+	if (sh->sh_size == 0 || sh->sh_size > ELF_TABLE_MAX)
+		return -EBADMSG;
+	buf = malloc(sh->sh_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	r = read_at(fd, buf, sh->sh_size, (off_t)sh->sh_offset);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	buf[sh->sh_size] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static int walk_section(int fd, const Elf64_Shdr *shdrs, unsigned shnum, unsigned i,
+			tool_elf_symbol_fn fn, void *ctx)
+{
+	const Elf64_Shdr *sh = &shdrs[i], *strsh;
+	char *tab = NULL, *str = NULL;
+	int r;
+
+	if (sh->sh_link >= shnum)
+		return -EBADMSG;
+	strsh = &shdrs[sh->sh_link];
+	r = read_section(fd, sh, &tab);
+	if (r < 0)
+		return r;
+	r = read_section(fd, strsh, &str);
+	if (r < 0)
+		goto out;
+	if (sh->sh_type == SHT_DYNSYM) {
+		const Elf64_Sym *sym = (const Elf64_Sym *)tab;
+		size_t n = sh->sh_size / sizeof(*sym);
+
+		for (size_t k = 1; k < n && r == 0; k++) {
+			unsigned bind = ELF64_ST_BIND(sym[k].st_info);
+
+			if (sym[k].st_name >= strsh->sh_size || !str[sym[k].st_name])
+				continue;
+			if (bind != STB_GLOBAL && bind != STB_WEAK)
+				continue;
+			r = fn(ctx,
+			       sym[k].st_shndx == SHN_UNDEF ? TOOL_ELF_IMPORT : TOOL_ELF_EXPORT,
+			       str + sym[k].st_name);
+		}
+	} else {
+		const Elf64_Dyn *dyn = (const Elf64_Dyn *)tab;
+		size_t n = sh->sh_size / sizeof(*dyn);
+
+		for (size_t k = 0; k < n && dyn[k].d_tag != DT_NULL && r == 0; k++)
+			if (dyn[k].d_tag == DT_NEEDED && dyn[k].d_un.d_val < strsh->sh_size)
+				r = fn(ctx, TOOL_ELF_NEEDED, str + dyn[k].d_un.d_val);
+	}
+out:
+	free(tab);
+	free(str);
+	return r;
+}
+
+int tool_elf_symbols(const char *path, tool_elf_symbol_fn fn, void *ctx)
+{
+	Elf64_Ehdr eh;
+	Elf64_Shdr *shdrs = NULL;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	r = read_at(fd, &eh, sizeof(eh), 0);
+	if (r < 0)
+		goto out;
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_ident[EI_DATA] !=
+		    (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB)) {
+		r = -ENOTSUP;
+		goto out;
+	}
+	if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0) {
+		r = -EBADMSG;
+		goto out;
+	}
+	shdrs = calloc(eh.e_shnum, sizeof(*shdrs));
+	if (!shdrs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = read_at(fd, shdrs, eh.e_shnum * sizeof(*shdrs), (off_t)eh.e_shoff);
+	if (r < 0)
+		goto out;
+	for (unsigned i = 0; i < eh.e_shnum && r == 0; i++)
+		if (shdrs[i].sh_type == SHT_DYNSYM || shdrs[i].sh_type == SHT_DYNAMIC)
+			r = walk_section(fd, shdrs, eh.e_shnum, i, fn, ctx);
+	if (r > 0)
+		r = 0; /* the callback stopped the walk */
+out:
+	free(shdrs);
 	close(fd);
 	return r;
 }

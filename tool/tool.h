@@ -55,6 +55,18 @@ struct tool_elf_info {
 
 int tool_elf_inspect(const char *path, struct tool_elf_info *info);
 
+enum tool_elf_symbol_kind {
+	TOOL_ELF_IMPORT, /* an undefined dynamic symbol: called through the PLT */
+	TOOL_ELF_EXPORT, /* a defined global or weak dynamic symbol */
+	TOOL_ELF_NEEDED, /* a DT_NEEDED library name */
+};
+
+/* Return 0 to go on, > 0 to stop the walk (tool_elf_symbols then returns 0), < 0 on error. */
+typedef int (*tool_elf_symbol_fn)(void *ctx, enum tool_elf_symbol_kind kind, const char *name);
+
+/* Every dynamic symbol and DT_NEEDED entry of a 64-bit ELF file. -ENOTSUP for other files. */
+int tool_elf_symbols(const char *path, tool_elf_symbol_fn fn, void *ctx);
+
 /* lockstate.c: how much of a process is locked, and its per-task state. */
 
 /*
@@ -112,6 +124,24 @@ struct tool_lockstate {
 /* 0, or a negative errno when nothing could be read at all (what could not be is left unset). */
 int tool_lockstate_read(int pid, struct tool_lockstate *ls);
 const char *tool_policy_name(int policy);
+
+/*
+ * checks.c: doctor's checks of what happens after start (privilege drops, madvise, a limit that
+ * cannot be lifted) and of a swap server's system (vm sysctls, swap on nbd/ublk, its cgroup, the
+ * profile's privileged steps). program may be NULL; running_pid 0 when none runs. Findings are
+ * printed as doctor prints its own and counted into warns and fails.
+ */
+void tool_doctor_checks(const char *program, int running_pid, unsigned *warns, unsigned *fails);
+
+/*
+ * What doctor recommends for a swap server. PROVISIONAL: the values of issue 10's first VM runs
+ * (min_free_kbytes 16384 completed 2 of 2, watermark_boost_factor 0 with SCHED_FIFO 50 completed
+ * 5 of 5), until the VM matrix (scripts/vm-deadlock) settles them; the RT priority is to be the
+ * swap-server profile's default.
+ */
+#define DM_SWAP_SERVER_MIN_FREE_KBYTES 16384
+#define DM_SWAP_SERVER_WATERMARK_BOOST_FACTOR 0
+#define DM_SWAP_SERVER_RT_PRIORITY 50
 
 /* The commands: argv[0] is the command name. Each returns an exit status. */
 int tool_cmd_run(int argc, char **argv);
