@@ -184,6 +184,15 @@ out:
 	return r;
 }
 
+/* memcmp(a, b, n) == 0 without a libc call (see dm_conffile_names_word). */
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 static bool is_name_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -197,7 +206,10 @@ static bool is_name_char(char c)
  */
 static bool is_unquoted_char(char c)
 {
-	return c != '\0' && !strchr(" #\"'\t\n\r={}()+,*", c);
+	/* Compares, not strchr(): this runs on the preload object's skip path (see below). */
+	return c != '\0' && c != ' ' && c != '#' && c != '"' && c != '\'' && c != '\t' && c != '\n' &&
+	       c != '\r' && c != '=' && c != '{' && c != '}' && c != '(' && c != ')' && c != '+' &&
+	       c != ',' && c != '*';
 }
 
 /*
@@ -209,10 +221,12 @@ static bool is_unquoted_char(char c)
  * that ends in "/name", shows name bounded by a quote, a delimiter or '/', so a miss here proves
  * no entry names the program. Doubt (an unterminated quote, an escape inside quotes) counts as a
  * hit; a backslash in a comment or an unquoted string is a plain byte to libconfuse too.
+ *
+ * The preload object's skip path runs this in every process of the machine, so it calls no libc
+ * function (their code pages are page faults a tiny program would not take; bench/NOTES.md).
  */
-static bool names_word(const char *text, size_t len, const char *name)
+bool dm_conffile_names_word(const char *text, size_t len, const char *name, size_t nlen)
 {
-	size_t nlen = strlen(name);
 	enum { CODE, DQUOTE, SQUOTE, LINE, BLOCK } st = CODE;
 	bool in_token = false; /* the previous byte, in CODE, belongs to an unquoted string */
 
@@ -284,7 +298,7 @@ static bool names_word(const char *text, size_t len, const char *name)
 			in_token = is_unquoted_char(c);
 			break;
 		}
-		if (c == name[0] && len - i >= nlen && memcmp(text + i, name, nlen) == 0 &&
+		if (c == name[0] && len - i >= nlen && same_bytes(text + i, name, nlen) &&
 		    (i == 0 || !is_name_char(text[i - 1])) &&
 		    (i + nlen == len || !is_name_char(text[i + nlen])))
 			return true;
@@ -296,10 +310,16 @@ bool dm_conffile_cannot_name(const struct dm_conffile *f, struct dm_self *self)
 {
 	const char *exe;
 
-	if (self->execfn && names_word(f->text, f->len, dm_base_name(self->execfn)))
-		return false;
+	const char *b;
+
+	if (self->execfn) {
+		b = dm_base_name(self->execfn);
+		if (dm_conffile_names_word(f->text, f->len, b, strlen(b)))
+			return false;
+	}
 	exe = dm_self_exe(self);
-	if (exe[0] && names_word(f->text, f->len, dm_base_name(exe)))
+	b = dm_base_name(exe);
+	if (exe[0] && dm_conffile_names_word(f->text, f->len, b, strlen(b)))
 		return false;
 	return true;
 }

@@ -220,6 +220,9 @@ DM_HIDDEN void dm_conffile_release(struct dm_conffile *f);
  * spells it, and an escape inside quotes counts as naming it.
  */
 DM_HIDDEN bool dm_conffile_cannot_name(const struct dm_conffile *f, struct dm_self *self);
+/* Its word test: does name (nlen bytes) stand in text as a word outside comments? No libc call. */
+DM_HIDDEN bool dm_conffile_names_word(const char *text, size_t len, const char *name,
+				      size_t nlen);
 /*
  * Parse with libconfuse (dlopen()ed on first use) and apply the file's values over s, with origin
  * DM_FROM_FILE; then, when self is given, the values of each program "NAME" { } section that

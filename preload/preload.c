@@ -11,9 +11,12 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -26,6 +29,352 @@
  */
 __attribute__((visibility("default"))) const char __duende_mlock_preload = 0;
 static const char self_marker = 0;
+
+/*
+ * ---- The skip path ----
+ *
+ * Through /etc/ld.so.preload this runs in every process of the machine, and almost all of them
+ * are not locked, so it decides that case alone and at the cost of loading an empty library,
+ * within a page fault or two (scripts/bench --counts). Anything it is not sure of goes to start()
+ * below, which decides everything as before: the skip path only ever answers "not locked and
+ * nothing to say" where start() would answer the same, or "ask start()".
+ *
+ * What a first touch costs decides how it is written: every page fault costs more than all of its
+ * syscalls (bench/NOTES.md). So: raw syscalls, not libc's wrappers, whose code pages a tiny
+ * program never touches; byte loops, not strlen/memcmp; its strings in .data, on the page the
+ * loader already wrote when it cleared .bss, not in .rodata (a page of its own); buffers on the
+ * stack that ld.so already touched, below the constructor's frame (about 8 KiB here). getauxval()
+ * never fails for AT_SECURE and AT_EXECFN (the kernel always sets them), and raw syscalls do not
+ * set errno: the host's errno is untouched.
+ */
+#if defined(__x86_64__)
+static inline long raw4(long n, long a, long b, long c, long d)
+{
+	register long r10 __asm__("r10") = d;
+	long r;
+
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "0"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return r;
+}
+#elif defined(__aarch64__)
+static inline long raw4(long n, long a, long b, long c, long d)
+{
+	register long x8 __asm__("x8") = n;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+
+	__asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory", "cc");
+	return x0;
+}
+#else
+/* Elsewhere libc's syscall(), with errno kept as it was. */
+static long raw4(long n, long a, long b, long c, long d)
+{
+	int saved = errno;
+	long r = syscall(n, a, b, c, d);
+
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return r;
+}
+#endif
+
+/* The same syscalls glibc's open(), fstat(), read(), readlink() and close() make. */
+static int raw_open(const char *path, int flags)
+{
+	return (int)raw4(SYS_openat, AT_FDCWD, (long)path, flags, 0);
+}
+
+static int raw_fstat(int fd, struct stat *st)
+{
+	static char empty_path[1]; /* .bss: "" would be in .rodata */
+
+#ifdef SYS_newfstatat
+	return (int)raw4(SYS_newfstatat, fd, (long)empty_path, (long)st, AT_EMPTY_PATH);
+#else
+	return (int)raw4(SYS_fstatat64, fd, (long)empty_path, (long)st, AT_EMPTY_PATH);
+#endif
+}
+
+static ssize_t raw_read(int fd, char *buf, size_t len)
+{
+	return raw4(SYS_read, fd, (long)buf, (long)len, 0);
+}
+
+static void raw_close(int fd)
+{
+	raw4(SYS_close, fd, 0, 0, 0);
+}
+
+static ssize_t raw_readlink(const char *path, char *buf, size_t len)
+{
+#ifdef SYS_readlink
+	return raw4(SYS_readlink, (long)path, (long)buf, (long)len, 0);
+#else
+	return raw4(SYS_readlinkat, AT_FDCWD, (long)path, (long)buf, (long)len);
+#endif
+}
+
+/* Not const: in .data (see above). */
+static struct {
+	char programs[sizeof("DUENDE_MLOCK_PROGRAMS=")];
+	char config[sizeof("DUENDE_MLOCK_CONFIG=")];
+	char ld_preload[sizeof("LD_PRELOAD=")];
+	char self_exe[sizeof("/proc/self/exe")];
+	char config_path[sizeof(DM_CONFIG_PATH)];
+} skip_strings = {
+	"DUENDE_MLOCK_PROGRAMS=", "DUENDE_MLOCK_CONFIG=", "LD_PRELOAD=", "/proc/self/exe",
+	DM_CONFIG_PATH,
+};
+
+/* Larger files and longer executable paths go to start(): correct, only slower. */
+#define SKIP_TEXT_MAX 6144
+#define SKIP_EXE_MAX 512
+
+struct skip_self {
+	const char *execfn; /* NULL in secure-execution mode, as dm_self_init() has it */
+	bool exe_tried;
+	ssize_t exe_len; /* -1: longer than the buffer */
+	char exe[SKIP_EXE_MAX];
+};
+
+
+/* The value of "NAME=" in environ (getenv's first match), or NULL. */
+static const char *skip_getenv(const char *name_eq)
+{
+	for (char **e = environ; e && *e; e++) {
+		const char *v = *e;
+		size_t i = 0;
+
+		while (name_eq[i] && v[i] == name_eq[i])
+			i++;
+		if (!name_eq[i])
+			return v + i;
+	}
+	return NULL;
+}
+
+static const char *skip_base(const char *path, size_t len, size_t *blen)
+{
+	size_t b = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (path[i] == '/')
+			b = i + 1;
+	*blen = len - b;
+	return path + b;
+}
+
+/*
+ * A string's length and base name in one pass: a loop that only counts becomes a strlen() call
+ * (GCC's loop distribution), which is what the skip path avoids.
+ */
+static const char *skip_base_z(const char *path, size_t *len, size_t *blen)
+{
+	size_t i = 0, b = 0;
+
+	for (; path[i]; i++)
+		if (path[i] == '/')
+			b = i + 1;
+	*len = i;
+	*blen = i - b;
+	return path + b;
+}
+
+/* /proc/self/exe, read once; "" when unreadable (as dm_self_exe()). False when too long. */
+static bool skip_exe(struct skip_self *self)
+{
+	if (!self->exe_tried) {
+		ssize_t n = raw_readlink(skip_strings.self_exe, self->exe, sizeof(self->exe));
+
+		self->exe_tried = true;
+		self->exe_len = n < 0 ? 0 : n >= (ssize_t)sizeof(self->exe) ? -1 : n;
+	}
+	return self->exe_len >= 0;
+}
+
+/* A path (plen bytes) and its base name (blen bytes). */
+struct skip_name {
+	const char *path, *base;
+	size_t plen, blen;
+};
+
+/* entry_matches() of settings.c, on a length-delimited entry. */
+static bool skip_entry_matches(const char *e, size_t elen, const struct skip_name *n)
+{
+	const char *s = e[0] == '/' ? n->path : n->base;
+	size_t slen = e[0] == '/' ? n->plen : n->blen;
+
+	if (n->plen == 0 || slen != elen)
+		return false;
+	for (size_t i = 0; i < elen; i++)
+		if (e[i] != s[i])
+			return false;
+	return true;
+}
+
+enum skip_verdict { SKIP, ASK_START };
+
+/*
+ * DUENDE_MLOCK_PROGRAMS, parsed as dm_programs_parse_list() does (entries split at ',', blanks
+ * trimmed, the same validity rules and limits). An invalid list, a match, or an empty list in a
+ * process that may have named us in LD_PRELOAD: start() decides.
+ */
+static enum skip_verdict skip_env_list(const char *list, bool ld_preload, struct skip_self *self)
+{
+	struct skip_name execfn = { "", "", 0, 0 }, exe;
+	size_t used = 0;
+	unsigned n = 0;
+
+	if (self->execfn) {
+		execfn.path = self->execfn;
+		execfn.base = skip_base_z(self->execfn, &execfn.plen, &execfn.blen);
+	}
+
+	for (int pass = 0; pass < 2; pass++) {
+		const char *p = list;
+
+		if (pass == 1) {
+			if (!skip_exe(self))
+				return ASK_START;
+			exe.path = self->exe;
+			exe.plen = (size_t)self->exe_len;
+			exe.base = skip_base(exe.path, exe.plen, &exe.blen);
+		}
+		for (;;) {
+			const char *a = p, *b = p;
+
+			while (*b && *b != ',')
+				b++;
+			p = b;
+			while (a < b && (*a == ' ' || *a == '\t'))
+				a++;
+			while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+				b--;
+			if (a < b) {
+				size_t len = (size_t)(b - a);
+				bool slash = false;
+
+				if (pass == 0) {
+					/* dm_programs_add()'s rules. */
+					if (len >= PATH_MAX || a[len - 1] == '/' ||
+					    n >= DM_PROGRAMS_MAX || used + len + 2 > DM_PROGRAMS_BYTES)
+						return ASK_START;
+					for (size_t i = 0; i < len; i++) {
+						unsigned char c = (unsigned char)a[i];
+
+						if (c < 0x20 || c == 0x7f)
+							return ASK_START;
+						slash |= c == '/';
+					}
+					if (slash && a[0] != '/')
+						return ASK_START;
+					n++;
+					used += len + 1;
+					if (skip_entry_matches(a, len, &execfn))
+						return ASK_START;
+				} else if (skip_entry_matches(a, len, &exe)) {
+					return ASK_START;
+				}
+			}
+			if (!*p)
+				break;
+			p++;
+		}
+		if (n == 0)
+			return ld_preload ? ASK_START : SKIP;
+	}
+	return SKIP;
+}
+
+/*
+ * System-wide, no list in the environment: the config file, loaded as dm_conffile_load() does
+ * (same open flags, a regular file, the same size rule, a read that checks it did not grow) and
+ * tested with the same word test as dm_conffile_cannot_name(). Trust is not checked: start()
+ * skips an untrusted file that cannot name us without a word too. No file: nothing to do.
+ */
+static enum skip_verdict skip_config(struct skip_self *self)
+{
+	char text[SKIP_TEXT_MAX];
+	struct stat st;
+	size_t len = 0, blen, plen;
+	const char *b;
+	int fd;
+
+	fd = raw_open(skip_strings.config_path,
+		      O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd == -ENOENT)
+		return SKIP;
+	if (fd < 0)
+		return ASK_START;
+	if (raw_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
+	    st.st_size + 2 > (off_t)sizeof(text))
+		goto ask;
+	/* read_all() of conffile.c: one byte past the size, to see a file that grew. */
+	while (len < (size_t)st.st_size + 1) {
+		ssize_t n = raw_read(fd, text + len, (size_t)st.st_size + 1 - len);
+
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
+			goto ask;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if ((size_t)n < (size_t)st.st_size + 1 - (len - (size_t)n))
+			break;
+	}
+	if (len > (size_t)st.st_size)
+		goto ask;
+	raw_close(fd);
+	text[len] = '\0';
+
+	if (self->execfn) {
+		b = skip_base_z(self->execfn, &plen, &blen);
+		if (dm_conffile_names_word(text, len, b, blen))
+			return ASK_START;
+	}
+	if (!skip_exe(self))
+		return ASK_START;
+	b = skip_base(self->exe, (size_t)self->exe_len, &blen);
+	if (self->exe_len > 0 && dm_conffile_names_word(text, len, b, blen))
+		return ASK_START;
+	return SKIP;
+ask:
+	raw_close(fd);
+	return ASK_START;
+}
+
+/*
+ * The environment as start() reads it with secure_getenv(): nothing of it in secure-execution
+ * mode. An LD_PRELOAD that may name us (preload mode) or a DUENDE_MLOCK_CONFIG: start() decides.
+ */
+static __attribute__((noinline)) enum skip_verdict skip_path(void)
+{
+	struct skip_self self;
+	const char *list = NULL, *lp = NULL, *conf = NULL;
+	bool secure = getauxval(AT_SECURE) != 0;
+
+	self.execfn = secure ? NULL : (const char *)getauxval(AT_EXECFN);
+	self.exe_tried = false;
+	self.exe_len = 0;
+	if (!secure) {
+		list = skip_getenv(skip_strings.programs);
+		lp = skip_getenv(skip_strings.ld_preload);
+		conf = skip_getenv(skip_strings.config);
+	}
+	if (list)
+		return skip_env_list(list, lp && lp[0], &self);
+	if ((lp && lp[0]) || (conf && conf[0]))
+		return ASK_START;
+	return skip_config(&self);
+}
 
 /* Our own file name, as the loader recorded it. */
 static const char *self_library(void)
@@ -266,11 +615,14 @@ static void start(void)
 __attribute__((constructor)) static void duende_mlock_init(void)
 {
 	static bool done;
-	int saved = errno;
+	int saved;
 
-	if (!done) {
-		done = true;
-		start();
-	}
+	if (done)
+		return;
+	done = true;
+	if (skip_path() == SKIP)
+		return;
+	saved = errno;
+	start();
 	errno = saved;
 }

@@ -514,6 +514,73 @@ START_TEST(test_program_name_escaped_and_capped)
 }
 END_TEST
 
+/* The locked victim: its status line reached the system log (or stderr) and VmLck counts. */
+static void check_locked(struct victim_opts *o)
+{
+	struct victim_result r;
+	char *log = run_logged(o, &r);
+
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_gt(kv_get(r.out, "vm_lck"), 0);
+	victim_result_free(&r);
+	free(log);
+}
+
+/*
+ * The allow-list matches a program by the path it was started as (AT_EXECFN) or by its
+ * executable (/proc/self/exe), in the file and in the environment: a program started through a
+ * symlink of another name is found by either name. The preload object's skip path decides these
+ * cases itself (preload.c), so they are checked on it.
+ */
+START_TEST(test_symlink_started_program_matches)
+{
+	char link[4300];
+	struct victim_opts o;
+
+	snprintf(link, sizeof(link), "%s/other-name", harness_tmpdir());
+	unlink(link);
+	ck_assert_int_eq(symlink(harness_victim(), link), 0);
+	o = on_appliance((const char *const[]){ link, "status", NULL });
+
+	appliance("programs = {\"trueno-ublk\", \"victim\"}\n", 0644, 0);
+	check_locked(&o);
+	appliance("programs = {\"trueno-ublk\", \"other-name\"}\n", 0644, 0);
+	check_locked(&o);
+
+	appliance(NULL, 0, 0);
+	o.env = ENV("DUENDE_MLOCK_PROGRAMS=trueno-ublk,victim");
+	check_locked(&o);
+	o.env = ENV("DUENDE_MLOCK_PROGRAMS=trueno-ublk, other-name");
+	check_locked(&o);
+	o.env = ENV("DUENDE_MLOCK_PROGRAMS=trueno-ublk");
+	{
+		struct victim_result r;
+		char *log = run_logged(&o, &r);
+
+		ASSERT_HOST_RAN(&r);
+		ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+		ck_assert_str_eq(log, "");
+		victim_result_free(&r);
+		free(log);
+	}
+}
+END_TEST
+
+/* A file longer than the skip path reads (6 KiB) still names the program at its end. */
+START_TEST(test_long_config_names_program)
+{
+	static char text[20000];
+	size_t n = 0;
+	struct victim_opts o = on_appliance(VICTIM("status"));
+
+	while (n < sizeof(text) - 200)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "# a comment line of the file\n");
+	snprintf(text + n, sizeof(text) - n, "programs = {\"victim\"}\n");
+	appliance(text, 0644, 0);
+	check_locked(&o);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("system-wide");
@@ -539,11 +606,14 @@ Suite *test_suite(void)
 		{ "full_log_socket_never_blocks", test_full_log_socket_never_blocks },
 		{ "loaded_twice_runs_once", test_loaded_twice_runs_once },
 		{ "program_name_escaped_and_capped", test_program_name_escaped_and_capped },
+		{ "symlink_started_program_matches", test_symlink_started_program_matches },
+		{ "long_config_names_program", test_long_config_names_program },
 	};
 
 	static const char *const real_mlockall[] = {
 		"listed_locked_unlisted_not", "environment_allow_list", "setuid_ignores_environment",
-		"full_log_socket_never_blocks", "loaded_twice_runs_once", NULL,
+		"full_log_socket_never_blocks", "loaded_twice_runs_once",
+		"symlink_started_program_matches", "long_config_names_program", NULL,
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(*tests); i++) {
