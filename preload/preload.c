@@ -221,12 +221,14 @@ static bool skip_entry_matches(const char *e, size_t elen, const struct skip_nam
 
 enum skip_verdict { SKIP, ASK_START };
 
+static bool ld_preload_names_us(const char *lp);
+
 /*
  * DUENDE_MLOCK_PROGRAMS, parsed as dm_programs_parse_list() does (entries split at ',', blanks
  * trimmed, the same validity rules and limits). An invalid list, a match, or an empty list in a
  * process that may have named us in LD_PRELOAD: start() decides.
  */
-static enum skip_verdict skip_env_list(const char *list, bool ld_preload, struct skip_self *self)
+static enum skip_verdict skip_env_list(const char *list, const char *lp, struct skip_self *self)
 {
 	struct skip_name execfn = { "", "", 0, 0 }, exe;
 	size_t used = 0;
@@ -288,7 +290,7 @@ static enum skip_verdict skip_env_list(const char *list, bool ld_preload, struct
 			p++;
 		}
 		if (n == 0)
-			return ld_preload ? ASK_START : SKIP;
+			return lp && ld_preload_names_us(lp) ? ASK_START : SKIP;
 	}
 	return SKIP;
 }
@@ -353,7 +355,9 @@ ask:
 
 /*
  * The environment as start() reads it with secure_getenv(): nothing of it in secure-execution
- * mode. An LD_PRELOAD that may name us (preload mode) or a DUENDE_MLOCK_CONFIG: start() decides.
+ * mode. An LD_PRELOAD that names us (preload mode) or a DUENDE_MLOCK_CONFIG: start() decides. An
+ * LD_PRELOAD of other libraries (fakeroot, eatmydata, valgrind's) costs the test of its entries
+ * (and our own file name, through dladdr(), when an entry's name is not ours).
  */
 static __attribute__((noinline)) enum skip_verdict skip_path(void)
 {
@@ -370,8 +374,8 @@ static __attribute__((noinline)) enum skip_verdict skip_path(void)
 		conf = skip_getenv(skip_strings.config);
 	}
 	if (list)
-		return skip_env_list(list, lp && lp[0], &self);
-	if ((lp && lp[0]) || (conf && conf[0]))
+		return skip_env_list(list, lp, &self);
+	if ((conf && conf[0]) || (lp && ld_preload_names_us(lp)))
 		return ASK_START;
 	return skip_config(&self);
 }
@@ -439,12 +443,10 @@ static bool entry_is_us(const char *e, size_t len, const char **lib)
  * ld.so drops LD_PRELOAD entries with a '/', and secure_getenv() returns NULL, so a setuid program
  * is always in system-wide mode.
  */
-static bool named_in_ld_preload(void)
+static bool ld_preload_names_us(const char *lp)
 {
-	const char *lp = secure_getenv("LD_PRELOAD"), *lib = NULL;
+	const char *lib = NULL;
 
-	if (!lp || !lp[0])
-		return false;
 	for (const char *p = lp; *p;) {
 		size_t len = entry_length(p);
 
@@ -454,6 +456,13 @@ static bool named_in_ld_preload(void)
 		p += *p != '\0';
 	}
 	return false;
+}
+
+static bool named_in_ld_preload(void)
+{
+	const char *lp = secure_getenv("LD_PRELOAD");
+
+	return lp && ld_preload_names_us(lp);
 }
 
 /*

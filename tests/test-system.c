@@ -581,6 +581,32 @@ START_TEST(test_long_config_names_program)
 }
 END_TEST
 
+/* Another library in LD_PRELOAD (fakeroot, eatmydata) leaves the process in system-wide mode. */
+START_TEST(test_other_preload_keeps_system_wide)
+{
+	char env[4400];
+	const char *api = getenv("DM_TEST_API_LIBRARY");
+	struct victim_opts o = on_appliance(VICTIM("status"));
+	struct victim_result r;
+	char *log;
+
+	ck_assert_ptr_nonnull(api);
+	snprintf(env, sizeof(env), "LD_PRELOAD=%s", api);
+	o.env = ENV(env);
+	appliance(listed, 0644, 0);
+	check_locked(&o);
+
+	appliance("programs = {\"trueno-ublk\"}\n", 0644, 0);
+	log = run_logged(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "vm_lck"), 0);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_str_eq(log, "");
+	victim_result_free(&r);
+	free(log);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("system-wide");
@@ -608,12 +634,14 @@ Suite *test_suite(void)
 		{ "program_name_escaped_and_capped", test_program_name_escaped_and_capped },
 		{ "symlink_started_program_matches", test_symlink_started_program_matches },
 		{ "long_config_names_program", test_long_config_names_program },
+		{ "other_preload_keeps_system_wide", test_other_preload_keeps_system_wide },
 	};
 
 	static const char *const real_mlockall[] = {
 		"listed_locked_unlisted_not", "environment_allow_list", "setuid_ignores_environment",
 		"full_log_socket_never_blocks", "loaded_twice_runs_once",
-		"symlink_started_program_matches", "long_config_names_program", NULL,
+		"symlink_started_program_matches", "long_config_names_program",
+		"other_preload_keeps_system_wide", NULL,
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(*tests); i++) {
