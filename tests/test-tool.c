@@ -1228,6 +1228,17 @@ START_TEST(test_doctor_privilege_drop_and_madvise)
 	ASSERT_HAS(r.out, "cannot be lifted (no CAP_SYS_RESOURCE): the program runs partly locked");
 	victim_result_free(&r);
 
+	/* future = false: no MCL_FUTURE to outlive the capability, and madvise works. */
+	run_tool((const char *const[]){ "/usr/bin/setpriv", "--bounding-set=-sys_resource",
+					"--inh-caps=-sys_resource", "/usr/bin/prlimit",
+					"--memlock=8388608:8388608", tool(), "doctor", target(),
+					NULL },
+		 TOOL_ENV("DUENDE_MLOCK_FUTURE=0"), &r);
+	ASSERT_HAS(r.out, "ok    privileges  ");
+	ASSERT_HAS(r.out, "harmless: future = false");
+	ASSERT_HAS(r.out, "ok    madvise     ");
+	victim_result_free(&r);
+
 	/* A program that does not drop privileges (the victim; it pages out with madvise). */
 	run_tool(TOOL("doctor", harness_victim()), NULL, &r);
 	ASSERT_HAS(r.out, "ok    privileges  ");
@@ -1255,7 +1266,8 @@ START_TEST(test_doctor_swap_server)
 	struct victim_result r;
 
 	run_tool(TOOL("doctor", target()), TOOL_ENV("DUENDE_MLOCK_PROFILE=swap-server"), &r);
-	ASSERT_HAS(r.out, "DUENDE_MLOCK_PROFILE is swap-server");
+	ASSERT_HAS(r.out, "the settings select profile swap-server (DUENDE_MLOCK_PROFILE)");
+	ASSERT_HAS(r.out, "under the swap-server profile freed memory stays locked and resident");
 	ASSERT_HAS(r.out, "vm.min_free_kbytes is ");
 	ASSERT_HAS(r.out, "vm.watermark_boost_factor is ");
 	ASSERT_HAS(r.out, "cgroup  ");

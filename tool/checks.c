@@ -35,6 +35,7 @@ enum level { L_OK, L_INFO, L_WARN, L_FAIL };
 
 struct checks {
 	unsigned *warns, *fails;
+	const struct dm_settings *s;
 };
 
 /* The same layout as doctor.c's findings: tag, topic, message, then "fix:". */
@@ -180,6 +181,13 @@ static void check_privilege_drop(struct checks *c, const char *esc, const struct
 	char soft[32], hard[32];
 	struct rlimit rl;
 
+	if (im->drops[0] && !c->s->future) {
+		say(c, L_OK, "privileges", NULL,
+		    "%s can drop privileges (imports %s); harmless: future = false, so no "
+		    "MCL_FUTURE to outlive the capability",
+		    esc, im->drops);
+		return;
+	}
 	if (!im->drops[0]) {
 		say(c, L_OK, "privileges", NULL,
 		    "%s imports none of setuid, setgid, setresuid, initgroups, capset, "
@@ -253,7 +261,18 @@ static void check_madvise(struct checks *c, const char *path, const char *esc, s
 	if (runtime)
 		snprintf(how + strlen(how), sizeof(how) - strlen(how), "%s%s", how[0] ? "; " : "",
 			 runtime);
-	if (im->wraps_madvise)
+	if (c->s->profile == DM_PROFILE_SWAP_SERVER)
+		say(c, L_INFO, "madvise", NULL,
+		    "%s frees memory with madvise (%s): under the swap-server profile freed memory "
+		    "stays locked and resident by design: faulting it back in under pressure is "
+		    "the deadlock",
+		    esc, how);
+	else if (!c->s->future)
+		say(c, L_OK, "madvise", NULL,
+		    "%s frees memory with madvise (%s): with future = false what it maps after "
+		    "start is not locked, and madvise works on that",
+		    esc, how);
+	else if (im->wraps_madvise)
 		say(c, L_INFO, "madvise", NULL,
 		    "%s frees memory with madvise (%s): the library wraps madvise, so "
 		    "MADV_DONTNEED and MADV_FREE on memory it locked succeed as without it; "
@@ -656,26 +675,21 @@ static void check_profile_steps(struct checks *c)
 	}
 }
 
-static bool swap_server_profile(void)
-{
-	const char *p = getenv("DUENDE_MLOCK_PROFILE");
-
-	return p && strcmp(p, "swap-server") == 0;
-}
-
 static void check_swap_server(struct checks *c, int running_pid)
 {
 	char swaps[512];
 	unsigned n = user_space_swaps(swaps, sizeof(swaps));
-	bool profile = swap_server_profile();
+	bool profile = c->s->profile == DM_PROFILE_SWAP_SERVER;
 
 	if (profile)
 		say(c, L_INFO, "swap-server", NULL,
-		    "DUENDE_MLOCK_PROFILE is swap-server: checking what the profile depends on");
+		    "the settings select profile swap-server (%s): checking what it depends on",
+		    c->s->origin[DM_KEY_PROFILE] == DM_FROM_ENV ? "DUENDE_MLOCK_PROFILE" :
+								  "the config file");
 	if (!n && !profile) {
 		say(c, L_INFO, "swap-server", NULL,
-		    "no swap on a device served from user space (nbd, ublk) and "
-		    "DUENDE_MLOCK_PROFILE is not swap-server: swap-server checks skipped");
+		    "no swap on a device served from user space (nbd, ublk) and the profile is "
+		    "not swap-server: swap-server checks skipped");
 		return;
 	}
 	if (n)
@@ -691,9 +705,10 @@ static void check_swap_server(struct checks *c, int running_pid)
 	check_profile_steps(c);
 }
 
-void tool_doctor_checks(const char *program, int running_pid, unsigned *warns, unsigned *fails)
+void tool_doctor_checks(const char *program, int running_pid, const struct dm_settings *s,
+			unsigned *warns, unsigned *fails)
 {
-	struct checks c = {warns, fails};
+	struct checks c = { warns, fails, s };
 	int drops = -1;
 
 	if (program)

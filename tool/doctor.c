@@ -617,7 +617,7 @@ int tool_cmd_doctor(int argc, char **argv)
 	check_kernel(&rep, &s, &p);
 	check_seccomp(&rep, &p);
 	check_swap(&rep);
-	tool_doctor_checks(t.found ? t.real : NULL, t.running_pid, &rep.warns, &rep.fails);
+	tool_doctor_checks(t.found ? t.real : NULL, t.running_pid, &s, &rep.warns, &rep.fails);
 
 	if (rep.fails)
 		printf("\nverdict: locking would FAIL (%u problem%s above)%s\n", rep.fails,

@@ -128,10 +128,12 @@ const char *tool_policy_name(int policy);
 /*
  * checks.c: doctor's checks of what happens after start (privilege drops, madvise, a limit that
  * cannot be lifted) and of a swap server's system (vm sysctls, swap on nbd/ublk, its cgroup, the
- * profile's privileged steps). program may be NULL; running_pid 0 when none runs. Findings are
- * printed as doctor prints its own and counted into warns and fails.
+ * profile's privileged steps). program may be NULL; running_pid 0 when none runs; s the settings
+ * decided for the program. Findings are printed as doctor prints its own and counted into warns
+ * and fails.
  */
-void tool_doctor_checks(const char *program, int running_pid, unsigned *warns, unsigned *fails);
+void tool_doctor_checks(const char *program, int running_pid, const struct dm_settings *s,
+			unsigned *warns, unsigned *fails);
 
 /*
  * What doctor recommends for a swap server. PROVISIONAL: the values of issue 10's first VM runs
