@@ -38,19 +38,103 @@ static const char *env_or(const char *name, const char *fallback)
 	return v && v[0] ? v : fallback;
 }
 
+static int run_quiet(const char *const argv[]);
+
+/*
+ * Can a user who is neither owner nor group (nobody, in the setuid cases) reach path? Every
+ * directory on the way must let others search it: a clone in a 0700 home (root's /root, or any
+ * home Debian's adduser makes) does not.
+ */
+static bool others_can_reach(const char *path)
+{
+	char buf[4096];
+	struct stat st;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return false;
+	for (char *slash = buf + strlen(buf); slash > buf; slash = strrchr(buf, '/')) {
+		*slash = '\0';
+		if (stat(buf[0] ? buf : "/", &st) < 0 || !(st.st_mode & S_IXOTH))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Fixtures that another user must reach, when the build directory is out of their reach: a
+ * directory made for them under /var/tmp (on disk, where a swap file works; /tmp may be a tmpfs),
+ * holding copies of the programs and the library they run. Made once, by the process that runs
+ * the suite (harness_prepare()), and removed by it at exit.
+ */
+static char shared_dir[4096];
+static pid_t shared_owner;
+
+static void shared_remove(void)
+{
+	if (shared_dir[0] && getpid() == shared_owner)
+		run_quiet((const char *const[]){ "/bin/rm", "-rf", shared_dir, NULL });
+}
+
+static const char *shared_base(void)
+{
+	if (shared_dir[0])
+		return shared_dir;
+	snprintf(shared_dir, sizeof(shared_dir), "%s/duende-mlock-test.XXXXXX",
+		 access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp");
+	if (!mkdtemp(shared_dir)) {
+		fprintf(stderr, "harness: cannot make a fixtures directory %s: %s\n", shared_dir,
+			strerror(errno));
+		exit(EXIT_FAILURE);
+	}
+	if (chmod(shared_dir, 0755) < 0) {
+		fprintf(stderr, "harness: chmod 0755 %s: %s\n", shared_dir, strerror(errno));
+		exit(EXIT_FAILURE);
+	}
+	shared_owner = getpid();
+	atexit(shared_remove);
+	return shared_dir;
+}
+
+/* The file named by the environment variable, or a copy of it others can reach. */
+static const char *reachable(const char *name, char *copy, size_t size)
+{
+	const char *path = env_or(name, NULL);
+	const char *base;
+
+	if (!path || others_can_reach(path))
+		return path;
+	if (copy[0])
+		return copy;
+	base = strrchr(path, '/');
+	if (snprintf(copy, size, "%s/%s", shared_base(), base ? base + 1 : path) >= (int)size ||
+	    run_quiet((const char *const[]){ "/bin/cp", path, copy, NULL }) != 0 ||
+	    chmod(copy, 0755) < 0) {
+		fprintf(stderr, "harness: cannot copy %s to %s for other users to run\n", path,
+			copy);
+		exit(EXIT_FAILURE);
+	}
+	return copy;
+}
+
 const char *harness_library(void)
 {
-	return env_or("DM_TEST_LIBRARY", NULL);
+	static char copy[4096];
+
+	return reachable("DM_TEST_LIBRARY", copy, sizeof(copy));
 }
 
 const char *harness_victim(void)
 {
-	return env_or("DM_TEST_VICTIM", NULL);
+	static char copy[4096];
+
+	return reachable("DM_TEST_VICTIM", copy, sizeof(copy));
 }
 
 const char *harness_tool(void)
 {
-	return env_or("DM_TEST_TOOL", NULL);
+	static char copy[4096];
+
+	return reachable("DM_TEST_TOOL", copy, sizeof(copy));
 }
 
 const char *harness_tmpdir(void)
@@ -58,12 +142,68 @@ const char *harness_tmpdir(void)
 	static char dir[4096];
 
 	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "%s/dm-test-XXXXXX", env_or("DM_TEST_TMPDIR", "/var/tmp"));
-		if (!mkdtemp(dir))
+		const char *base = env_or("DM_TEST_TMPDIR", "/var/tmp");
+
+		if (!others_can_reach(base) || access(base, W_OK) < 0)
+			base = shared_base();
+		if (snprintf(dir, sizeof(dir), "%s/dm-test-XXXXXX", base) >= (int)sizeof(dir) ||
+		    !mkdtemp(dir))
 			ck_abort_msg("mkdtemp %s: %s", dir, strerror(errno));
 		chmod(dir, 0755);
 	}
 	return dir;
+}
+
+void harness_prepare(void)
+{
+	/* In the runner, before Check forks a child per case: the copies are made once. */
+	harness_library();
+	harness_victim();
+	harness_tool();
+}
+
+/*
+ * The system-wide cases bind a copy of /etc in a private mount namespace. Making / private needs
+ * / to be a mount point, which it is not in a plain chroot: there mount(2) says EINVAL.
+ */
+bool harness_private_mounts(char *why, size_t size)
+{
+	int report[2], status;
+	char msg[256] = "";
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		snprintf(why, size, "pipe: %s", strerror(errno));
+		return false;
+	}
+	pid = fork();
+	if (pid == 0) {
+		const char *what = "unshare(CLONE_NEWNS)";
+
+		if (unshare(CLONE_NEWNS) == 0) {
+			what = "mount --make-rprivate /";
+			if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+				_exit(0);
+		}
+		dprintf(report[1], "%s: %s%s", what, strerror(errno),
+			errno == EINVAL ? " (/ is not a mount point: a chroot? bind-mount its root "
+					  "onto itself before entering it)" :
+					  "");
+		_exit(1);
+	}
+	close(report[1]);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+		snprintf(why, size, "fork: %s", strerror(errno));
+		close(report[0]);
+		return false;
+	}
+	n = read(report[0], msg, sizeof(msg) - 1);
+	close(report[0]);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return true;
+	snprintf(why, size, "no private mount namespace: %s", n > 0 ? msg : "probe failed");
+	return false;
 }
 
 bool harness_is_root(void)
@@ -93,29 +233,44 @@ bool harness_in_ci(void)
 	return ci && (strcmp(ci, "true") == 0 || strcmp(ci, "1") == 0);
 }
 
-void harness_drop_ipc_lock(void)
+/*
+ * A child that cannot set itself up says what failed on the report pipe and exits: its exit code
+ * alone would read like the victim's own (124 is also timeout(1)'s).
+ */
+static _Noreturn void setup_failed(int report, const char *what)
+{
+	dprintf(report, "%s: %s", what, strerror(errno));
+	_exit(HARNESS_SETUP_FAILED);
+}
+
+static void drop_ipc_lock(int report)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2] = { 0 };
 
 	/* Out of the bounding set, so execve() of a root process cannot grant it again. */
 	if (prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0) < 0)
-		_exit(120);
+		setup_failed(report, "prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK)");
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	if (syscall(SYS_capget, &h, d) < 0)
-		_exit(121);
+		setup_failed(report, "capget");
 	d[0].effective &= ~(1u << CAP_IPC_LOCK);
 	d[0].permitted &= ~(1u << CAP_IPC_LOCK);
 	d[0].inheritable &= ~(1u << CAP_IPC_LOCK);
 	if (syscall(SYS_capset, &h, d) < 0)
-		_exit(122);
+		setup_failed(report, "capset without CAP_IPC_LOCK");
+}
+
+void harness_drop_ipc_lock(void)
+{
+	drop_ipc_lock(STDERR_FILENO);
 }
 
 /*
  * A /dev of our own in the victim's mount namespace: the machine may have no /dev/log, and the
  * real /dev must not be changed. The devices a program expects are made again on a tmpfs.
  */
-static void private_dev(const char *socket_path)
+static void private_dev(const char *socket_path, int report)
 {
 	static const struct {
 		const char *name;
@@ -125,25 +280,25 @@ static void private_dev(const char *socket_path)
 	int fd;
 
 	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
-		_exit(118);
+		setup_failed(report, "mount a tmpfs on /dev");
 	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
 		char path[64];
 
 		snprintf(path, sizeof(path), "/dev/%s", nodes[i].name);
 		if (mknod(path, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0)
-			_exit(118);
+			setup_failed(report, "mknod in the private /dev");
 		chmod(path, 0666);
 	}
 	symlink("/proc/self/fd", "/dev/fd");
 	fd = open("/dev/log", O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
 	if (fd < 0)
-		_exit(119);
+		setup_failed(report, "create /dev/log");
 	close(fd);
 	if (mount(socket_path, "/dev/log", NULL, MS_BIND, NULL) < 0)
-		_exit(119);
+		setup_failed(report, "bind the log socket to /dev/log");
 }
 
-static void fail_mlockall(int err, unsigned mask)
+static void fail_mlockall(int err, unsigned mask, int report)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
@@ -161,10 +316,10 @@ static void fail_mlockall(int err, unsigned mask)
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
-		_exit(117);
+		setup_failed(report, "install the seccomp filter");
 }
 
-static void child_setup(const struct victim_opts *o, int out_w, int err_w)
+static void child_setup(const struct victim_opts *o, int out_w, int err_w, int report)
 {
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
@@ -180,13 +335,13 @@ static void child_setup(const struct victim_opts *o, int out_w, int err_w)
 
 	if (o->new_mount_ns) {
 		if (unshare(CLONE_NEWNS) < 0)
-			_exit(123);
+			setup_failed(report, "unshare(CLONE_NEWNS)");
 		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-			_exit(124);
+			setup_failed(report, "mount --make-rprivate / (is / a mount point?)");
 		if (o->etc_overlay && mount(o->etc_overlay, "/etc", NULL, MS_BIND | MS_REC, NULL) < 0)
-			_exit(125);
+			setup_failed(report, "bind-mount the copy of /etc");
 		if (o->syslog_socket)
-			private_dev(o->syslog_socket);
+			private_dev(o->syslog_socket, report);
 	}
 	if (o->set_memlock) {
 		rlim_t v = o->memlock == HARNESS_MEMLOCK_UNLIMITED ? RLIM_INFINITY : (rlim_t)o->memlock;
@@ -196,10 +351,10 @@ static void child_setup(const struct victim_opts *o, int out_w, int err_w)
 		struct rlimit rl = { v, h };
 
 		if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
-			_exit(126);
+			setup_failed(report, "setrlimit(RLIMIT_MEMLOCK)");
 	}
 	if (o->drop_ipc_lock)
-		harness_drop_ipc_lock();
+		drop_ipc_lock(report);
 	if (o->extra_groups > 0) {
 		static gid_t groups[65536];
 		int n = o->extra_groups < 65536 ? o->extra_groups : 65536;
@@ -207,15 +362,15 @@ static void child_setup(const struct victim_opts *o, int out_w, int err_w)
 		for (int i = 0; i < n; i++)
 			groups[i] = (gid_t)(10000 + i);
 		if (setgroups((size_t)n, groups) < 0)
-			_exit(116);
+			setup_failed(report, "setgroups");
 	}
 	if (o->set_uid) {
 		if (setgroups(0, NULL) < 0 || setgid(o->gid) < 0 || setuid(o->uid) < 0)
-			_exit(127);
+			setup_failed(report, "setgroups/setgid/setuid");
 	}
 	/* Last: no_new_privs would keep a setuid victim from gaining its owner's rights. */
 	if (o->mlockall_errno)
-		fail_mlockall(o->mlockall_errno, o->mlockall_mask);
+		fail_mlockall(o->mlockall_errno, o->mlockall_mask, report);
 }
 
 static char **build_env(const struct victim_opts *o)
@@ -279,9 +434,11 @@ static void append(char **buf, size_t *len, const char *data, size_t n)
 	(*buf)[*len] = '\0';
 }
 
+static char setup_error[512];
+
 int victim_run(const struct victim_opts *o, struct victim_result *r)
 {
-	int out[2], err[2], status = 0;
+	int out[2], err[2], report[2], status = 0;
 	size_t out_len = 0, err_len = 0;
 	int timeout = o->timeout_s ? o->timeout_s : 20;
 	struct timespec start, now;
@@ -289,7 +446,7 @@ int victim_run(const struct victim_opts *o, struct victim_result *r)
 	pid_t pid;
 
 	*r = (struct victim_result){ .out = calloc(1, 1), .err = calloc(1, 1) };
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0)
 		return -errno;
 	if (o->stderr_mode == HARNESS_STDERR_BROKEN) {
 		close(err[0]); /* no reader: the child's writes get EPIPE (and SIGPIPE) */
@@ -299,12 +456,13 @@ int victim_run(const struct victim_opts *o, struct victim_result *r)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		child_setup(o, out[1], err[1]);
+		child_setup(o, out[1], err[1], report[1]);
 		execve(o->argv[0], (char *const *)o->argv, env);
 		_exit(127);
 	}
 	close(out[1]);
 	close(err[1]);
+	close(report[1]);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		struct pollfd p[2] = { { out[0], POLLIN, 0 }, { err[0], POLLIN, 0 } };
@@ -348,7 +506,23 @@ int victim_run(const struct victim_opts *o, struct victim_result *r)
 	waitpid(pid, &status, 0);
 	r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	r->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	{
+		/* The child's setup failed before execve(): say what, not just an exit code. */
+		ssize_t n = read(report[0], setup_error, sizeof(setup_error) - 1);
+
+		close(report[0]);
+		if (n > 0) {
+			setup_error[n] = '\0';
+			return -ECANCELED;
+		}
+	}
+	setup_error[0] = '\0';
 	return 0;
+}
+
+const char *harness_setup_error(void)
+{
+	return setup_error[0] ? setup_error : "no setup error";
 }
 
 void victim_result_free(struct victim_result *r)

@@ -56,13 +56,29 @@ struct victim_result {
 #define HARNESS_KIB 1024LL
 #define HARNESS_MIB (1024LL * 1024LL)
 
-const char *harness_library(void);   /* the built libduende_mlock.so.1 */
+/*
+ * The built library, victim and tool: the build's own files, or, when the build directory is out
+ * of other users' reach (a clone in a 0700 home), copies in a directory made for them, so that
+ * the cases run as nobody find them.
+ */
+const char *harness_library(void);   /* the built library (what LD_PRELOAD gets) */
 const char *harness_victim(void);    /* the built victim program */
 const char *harness_tool(void);      /* the built duende-mlock tool (may be NULL) */
-const char *harness_tmpdir(void);    /* a fresh directory for this test binary */
+const char *harness_tmpdir(void);    /* a fresh directory, reachable by other users */
+/* Make the copies above once, in the runner, before the cases fork. */
+void harness_prepare(void);
+/* Can a child have a private mount namespace (/ made private)? If not, why. */
+bool harness_private_mounts(char *why, size_t size);
 
-/* Fork, set up, execve, wait, collect. Returns 0, or a negative errno if it could not run. */
+/*
+ * Fork, set up, execve, wait, collect. Returns 0, or a negative errno if it could not run:
+ * -ECANCELED when the child's setup failed (a mount, a limit, a capability), and then
+ * harness_setup_error() says what failed.
+ */
 int victim_run(const struct victim_opts *o, struct victim_result *r);
+const char *harness_setup_error(void);
+/* The exit code of a child whose setup failed (its report says why). */
+#define HARNESS_SETUP_FAILED 125
 void victim_result_free(struct victim_result *r);
 
 /* Value of "key=NUMBER" on its own line in text (victim output), or -1 when absent. */
@@ -84,10 +100,21 @@ void swap_off(const char *path);
 enum {
 	HARNESS_NEEDS_ROOT = 1 << 0, /* uid 0 with CAP_IPC_LOCK and CAP_SYS_ADMIN (to drop it, mount) */
 	HARNESS_NEEDS_SWAP = 1 << 1, /* a swap file can be switched on */
+	HARNESS_NEEDS_MOUNT_NS = 1 << 2, /* a private mount namespace (not in a plain chroot) */
 };
 
+/*
+ * Cases of an otherwise runnable binary that need a private mount namespace: a test-*.c file
+ * may list their names (NULL-terminated) and tag them TAG_MOUNT_NS; where no private mount
+ * namespace can be had, the runner leaves them out and prints why.
+ */
+extern const char *const test_mount_ns_cases[] __attribute__((weak));
+
 bool harness_is_root(void);
-/* In a forked child: CAP_IPC_LOCK out of the bounding set and every set; _exit(12x) on failure. */
+/*
+ * In a forked child: CAP_IPC_LOCK out of the bounding set and every set; on failure it says what
+ * failed on stderr and exits HARNESS_SETUP_FAILED.
+ */
 void harness_drop_ipc_lock(void);
 /* Does the test process hold CAP_SYS_RESOURCE (it may raise hard limits)? */
 bool harness_has_sys_resource(void);

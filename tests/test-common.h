@@ -3,6 +3,7 @@
 #pragma once
 
 #include <check.h>
+#include <errno.h>
 #include <string.h>
 
 #include "harness.h"
@@ -10,10 +11,12 @@
 #define VICTIM(...) ((const char *const[]){ harness_victim(), __VA_ARGS__, NULL })
 #define ENV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-/* Run and require that the victim could be started at all. */
+/* Run and require that the victim could be started at all; if not, say what failed. */
 #define RUN(opts, res)                                                                     \
 	do {                                                                               \
-		ck_assert_int_eq(victim_run((opts), (res)), 0);                            \
+		int rc_ = victim_run((opts), (res));                                       \
+		ck_assert_msg(rc_ == 0, "could not start the victim: %s",                 \
+			      rc_ == -ECANCELED ? harness_setup_error() : strerror(-rc_)); \
 	} while (0)
 
 #define ASSERT_HAS(text, needle)                                                            \
@@ -59,13 +62,25 @@ static inline int count_of(const char *text, const char *needle)
  */
 #define TAG_REAL_MLOCKALL "real-mlockall"
 
-/* Tag tc when name is in list (NULL-terminated). */
+/* Cases that need a private mount namespace (harness.h, test_mount_ns_cases). */
+#define TAG_MOUNT_NS "mount-ns"
+
+static inline bool name_in(const char *name, const char *const *list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (strcmp(name, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Tag tc when name is in list (NULL-terminated), and when it is a mount-namespace case. */
 static inline void tag_real_mlockall(TCase *tc, const char *name, const char *const *list)
 {
-	for (size_t i = 0; list[i]; i++) {
-		if (strcmp(name, list[i]) == 0) {
-			tcase_set_tags(tc, TAG_REAL_MLOCKALL);
-			return;
-		}
-	}
+	bool real = name_in(name, list);
+	bool ns = test_mount_ns_cases && name_in(name, test_mount_ns_cases);
+
+	if (real || ns)
+		tcase_set_tags(tc, real && ns ? TAG_REAL_MLOCKALL " " TAG_MOUNT_NS :
+				   real	  ? TAG_REAL_MLOCKALL :
+						    TAG_MOUNT_NS);
 }

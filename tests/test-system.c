@@ -17,7 +17,7 @@
 
 #include "test-common.h"
 
-const unsigned test_needs = HARNESS_NEEDS_ROOT;
+const unsigned test_needs = HARNESS_NEEDS_ROOT | HARNESS_NEEDS_MOUNT_NS;
 
 #define NOBODY 65534
 

@@ -1298,6 +1298,9 @@ START_TEST(test_doctor_swap_server)
 }
 END_TEST
 
+/* It binds a copy of /etc in a private mount namespace. */
+const char *const test_mount_ns_cases[] = { "test_doctor_system_wide", NULL };
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("tool");
