@@ -94,6 +94,31 @@ else
 	echo "ok: every documented key parses"
 fi
 
+# On Debian, /usr and /usr/local installs land where the loader and pkg-config look (issue 13:
+# meson's lib64 fallback without dpkg-dev was searched by neither).
+libdir_abs=$(under "$libdir")
+if [ -f /etc/debian_version ] && { [ "$prefix" = /usr ] || [ "$prefix" = /usr/local ]; }; then
+	# What ldconfig caches: the loader's built-in directories and those of ld.so.conf (which
+	# ldconfig -v would list only where they exist already).
+	searched=$( (/lib64/ld-linux-x86-64.so.2 --list-diagnostics 2>/dev/null |
+		sed -n 's/^path.system_dirs\[.*\]="\(.*\)\/"$/\1/p'
+		cat /etc/ld.so.conf /etc/ld.so.conf.d/*.conf 2>/dev/null | grep '^/') | sort -u)
+	if echo "$searched" | grep -qx "$libdir_abs"; then
+		echo "ok: the loader searches $libdir_abs"
+	else
+		echo "FAIL: the loader does not search $libdir_abs: $(echo $searched)" >&2
+		fail=1
+	fi
+	if ! command -v pkg-config >/dev/null; then
+		echo "ok: (no pkg-config here to ask)"
+	elif pkg-config --variable pc_path pkg-config | tr ':' '\n' | grep -qx "$libdir_abs/pkgconfig"; then
+		echo "ok: pkg-config searches $libdir_abs/pkgconfig"
+	else
+		echo "FAIL: pkg-config does not search $libdir_abs/pkgconfig" >&2
+		fail=1
+	fi
+fi
+
 # The installed tool's default library path is where the library was installed.
 want=$(under "$libdir")/libduende_mlock_preload.so
 if DUENDE_MLOCK_LIBRARY= "$tool" doctor 2>&1 | grep -q "$want"; then
