@@ -5,6 +5,7 @@
  * run locking a victim. The tool is a black box: only its output and exit status are read.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -92,6 +93,7 @@ struct bg_opts {
 
 static void bg_start_opts(struct bg *b, const char *const *argv, const struct bg_opts *o,
 			  const char *ready_key);
+static void bg_wait_asleep(const struct bg *b);
 
 static void bg_start(struct bg *b, const char *const *argv, bool preload, const char *ready_key)
 {
@@ -155,7 +157,48 @@ static void bg_start_opts(struct bg *b, const char *const *argv, const struct bg
 	/* The process reports what it sees before waiting: keep the line after the key whole. */
 	ck_assert_int_eq(kv_get(buf, "pid"), b->pid);
 	memcpy(b->out, buf, sizeof(b->out));
+	bg_wait_asleep(b);
 	snprintf(b->pid_text, sizeof(b->pid_text), "%d", (int)b->pid);
+}
+
+/*
+ * Every thread asleep in the kernel: it printed its ready key just before its sleep, and status
+ * finds a thread's stack only while the thread is blocked (/proc/PID/task/TID/syscall).
+ */
+static void bg_wait_asleep(const struct bg *b)
+{
+	for (int tries = 0; tries < 200; tries++) {
+		char path[64], line[512];
+		struct dirent *de;
+		bool all = true;
+		DIR *d;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)b->pid);
+		d = opendir(path);
+		ck_assert_ptr_nonnull(d);
+		while ((de = readdir(d))) {
+			char stat[320];
+			FILE *f;
+			char *paren;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(stat, sizeof(stat), "/proc/%d/task/%s/stat", (int)b->pid,
+				 de->d_name);
+			f = fopen(stat, "re");
+			if (!f)
+				continue;
+			if (fgets(line, sizeof(line), f) && (paren = strrchr(line, ')')) &&
+			    paren[2] != 'S')
+				all = false;
+			fclose(f);
+		}
+		closedir(d);
+		if (all)
+			return;
+		usleep(10000);
+	}
+	ck_abort_msg("process %d never slept", (int)b->pid);
 }
 
 static void bg_stop(struct bg *b)
@@ -378,6 +421,7 @@ START_TEST(test_status_prometheus)
 		"duende_mlock_shim_loaded",	 "duende_mlock_locked",
 		"duende_mlock_partly_locked",	 "duende_mlock_new_memory_locked",
 		"duende_mlock_resident_locked_bytes", "duende_mlock_resident_unlocked_bytes",
+		"duende_mlock_new_memory_fails", "duende_mlock_memlock_limit_bytes",
 		"duende_mlock_io_flusher",	 "duende_mlock_oom_score_adj",
 		"duende_mlock_sched_priority",	 "duende_mlock_threads",
 		"duende_mlock_realtime_threads", "duende_mlock_stack_locked_bytes",
@@ -601,6 +645,49 @@ START_TEST(test_status_swap_server_fields)
 	snprintf(sample, sizeof(sample),
 		 "duende_mlock_threads{pid=\"%s\",comm=\"tool-target\"} 4\n", b.pid_text);
 	ASSERT_HAS(r.out, sample);
+	victim_result_free(&r);
+	bg_stop(&b);
+}
+END_TEST
+
+/*
+ * Issue 9's nginx worker: MCL_FUTURE kept on CAP_IPC_LOCK under a finite limit, then the
+ * capability dropped with VmLck already above the limit. Every mapping is locked and new memory
+ * would be, but the next mmap, brk or thread stack fails: status must not say "locked" with 0.
+ */
+START_TEST(test_status_at_limit)
+{
+	struct bg_opts o = { .preload = true, .memlock = HARNESS_MIB };
+	struct victim_result r;
+	struct bg b;
+
+	bg_start_opts(&b, (const char *const[]){ target(), "drop-ipc-lock", "sleep", "60", NULL },
+		      &o, "ready");
+	ck_assert_int_eq(kv_get(b.out, "drop_ipc_lock"), 0);
+	run_tool(TOOL("status", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "LOCKED, BUT NEW MEMORY WILL FAIL: VmLck ");
+	ASSERT_HAS(r.out, "has reached its RLIMIT_MEMLOCK 1.0 MiB, without CAP_IPC_LOCK\n");
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--json", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "\"state\": \"at-limit\"");
+	ASSERT_HAS(r.out, "\"new_memory_fails\": true");
+	ASSERT_HAS(r.out, "\"cap_ipc_lock\": false");
+	ck_assert_int_eq(json_num(r.out, "memlock_limit_bytes"), HARNESS_MIB);
+	victim_result_free(&r);
+
+	run_tool(TOOL("status", "--prometheus", b.pid_text), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	{
+		char sample[160];
+
+		snprintf(sample, sizeof(sample),
+			 "duende_mlock_new_memory_fails{pid=\"%s\",comm=\"tool-target\"} 1\n",
+			 b.pid_text);
+		ASSERT_HAS(r.out, sample);
+	}
 	victim_result_free(&r);
 	bg_stop(&b);
 }
@@ -1311,7 +1398,7 @@ Suite *test_suite(void)
 		"test_status_gone_process",   "test_status_prometheus",
 		"test_status_escapes_names",  "test_doctor_large_finite_limit_warns",
 		"test_status_partly_locked",  "test_status_children",
-		"test_status_swap_server_fields",
+		"test_status_swap_server_fields", "test_status_at_limit",
 		"test_run_locks_victim",      "test_run_onfault",
 		"test_run_prepends_to_ld_preload", "test_run_required_denied_exits_71",
 		"test_run_config",            "test_run_says_problems_once", NULL,
@@ -1335,6 +1422,7 @@ Suite *test_suite(void)
 	ADD(test_status_partly_locked);
 	ADD(test_status_children);
 	ADD(test_status_swap_server_fields);
+	ADD(test_status_at_limit);
 	ADD(test_doctor_dynamic_program_ok);
 	ADD(test_doctor_static_program);
 	ADD(test_doctor_missing_program);

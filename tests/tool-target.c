@@ -7,7 +7,8 @@
  * "oom-min" (oom_score_adj -1000), "fifo PRIO" (SCHED_FIFO), "threads N" (idle threads),
  * "fork-unlocked" (a child that munlockall()s and waits), "free MIB" (mapped, touched, given
  * back with MADV_DONTNEED), "setuid-self" (setuid(getuid()): imported, so doctor sees a program
- * that can drop privileges), "sleep SECONDS". At "sleep" it prints
+ * that can drop privileges), "drop-ipc-lock" (CAP_IPC_LOCK out of every set, as a daemon's
+ * privilege drop does), "sleep SECONDS". At "sleep" it prints
  * "pid=" and "ready=1" and waits. Also built statically, for doctor's "cannot be preloaded".
  */
 #include <errno.h>
@@ -18,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef MADV_PAGEOUT
@@ -115,6 +118,17 @@ int main(int argc, char **argv)
 				p[o] = 1;
 			r = madvise(p, len, MADV_DONTNEED);
 			printf("dontneed=%d\ndontneed_errno=%d\n", r, r < 0 ? errno : 0);
+		} else if (strcmp(argv[i], "drop-ipc-lock") == 0) {
+			struct __user_cap_header_struct h = {
+				.version = _LINUX_CAPABILITY_VERSION_3,
+			};
+			struct __user_cap_data_struct d[2] = { 0 };
+			int r = (int)syscall(SYS_capget, &h, d);
+
+			d[0].effective &= ~(1u << CAP_IPC_LOCK);
+			d[0].permitted &= ~(1u << CAP_IPC_LOCK);
+			d[0].inheritable &= ~(1u << CAP_IPC_LOCK);
+			printf("drop_ipc_lock=%d\n", r < 0 ? r : (int)syscall(SYS_capset, &h, d));
 		} else if (strcmp(argv[i], "setuid-self") == 0) {
 			printf("setuid=%d\n", setuid(getuid()));
 		} else if (strcmp(argv[i], "sleep") == 0 && i + 1 < argc) {

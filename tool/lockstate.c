@@ -351,6 +351,64 @@ static int read_smaps(int pid, struct tool_lockstate *ls, const struct sps *sps)
 	return in_vma ? 0 : -EACCES;
 }
 
+/* "Max locked memory  SOFT  HARD  bytes" in /proc/PID/limits. */
+static void read_limit(int pid, struct tool_lockstate *ls)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char soft[32];
+
+		if (strncmp(line, "Max locked memory", 17) != 0)
+			continue;
+		if (sscanf(line + 17, " %31s", soft) == 1) {
+			ls->have_limit = true;
+			ls->memlock_soft = strcmp(soft, "unlimited") == 0 ?
+						   UINT64_MAX :
+						   strtoull(soft, NULL, 10);
+		}
+		break;
+	}
+	fclose(f);
+}
+
+/*
+ * CAP_IPC_LOCK counts for mlock only in the initial user namespace (capable() in mm/mlock.c),
+ * whose /proc/PID/ns/user inode is PROC_USER_INIT_INO.
+ */
+static void read_caps(int pid, struct tool_lockstate *ls)
+{
+	char path[64], line[256], ns[64];
+	bool init_ns = true;
+	uint64_t eff = 0;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+	n = readlink(path, ns, sizeof(ns) - 1);
+	if (n > 0) {
+		ns[n] = '\0';
+		init_ns = strcmp(ns, "user:[4026531837]") == 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "CapEff:", 7) == 0) {
+			eff = strtoull(line + 7, NULL, 16);
+			ls->have_caps = true;
+			break;
+		}
+	fclose(f);
+	ls->cap_ipc_lock = init_ns && (eff >> 14) & 1; /* CAP_IPC_LOCK */
+}
+
 static void decide_future(struct tool_lockstate *ls)
 {
 	if (ls->marker) {
@@ -380,6 +438,8 @@ int tool_lockstate_read(int pid, struct tool_lockstate *ls)
 	r = read_smaps(pid, ls, &sps);
 	ls->have_smaps = r == 0;
 	decide_future(ls);
+	read_limit(pid, ls);
+	read_caps(pid, ls);
 	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", pid);
 	if (read_small(path, buf, sizeof(buf)) > 0) {
 		ls->oom_score_adj = (int)strtol(buf, NULL, 10);

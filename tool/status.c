@@ -39,7 +39,8 @@ static const char status_usage[] =
 	"\n"
 	"Exit status: 0 when every process is fully locked (every mapping that can be, and new\n"
 	"memory too) with nothing in swap; 3 when some are only partly locked and none worse;\n"
-	"1 when one is not locked, has pages in swap, cannot be read or is gone; 2 on usage\n"
+	"1 when one is not locked, has pages in swap, is locked up to its RLIMIT_MEMLOCK\n"
+	"without CAP_IPC_LOCK (its next mapping fails), cannot be read or is gone; 2 on usage\n"
 	"errors.\n";
 
 enum format { FMT_TEXT, FMT_JSON, FMT_PROMETHEUS };
@@ -49,6 +50,7 @@ enum state {
 	ST_LOCKED,     /* every lockable mapping locked, new memory too, nothing in swap */
 	ST_PARTLY,     /* some locked: a mapping is not, or new memory will not be */
 	ST_IN_SWAP,    /* locked, but pages are in swap */
+	ST_AT_LIMIT,   /* locked with MCL_FUTURE at its limit without CAP_IPC_LOCK: new maps fail */
 	ST_UNKNOWN,    /* locked, but smaps could not be read to tell how much */
 	ST_NOT_LOCKED, /* nothing locked */
 	ST_UNREADABLE,
@@ -57,7 +59,8 @@ enum state {
 
 static const char *const state_names[] = {
 	[ST_LOCKED] = "locked",	       [ST_PARTLY] = "partly-locked",
-	[ST_IN_SWAP] = "in-swap",      [ST_UNKNOWN] = "locked-extent-unknown",
+	[ST_IN_SWAP] = "in-swap",      [ST_AT_LIMIT] = "at-limit",
+	[ST_UNKNOWN] = "locked-extent-unknown",
 	[ST_NOT_LOCKED] = "not-locked", [ST_UNREADABLE] = "unreadable",
 	[ST_GONE] = "gone",
 };
@@ -77,6 +80,22 @@ struct proc_info {
 	enum state state;
 };
 
+/*
+ * Bytes of locked memory left before RLIMIT_MEMLOCK where it applies (no CAP_IPC_LOCK, finite
+ * limit) and new memory is locked; -1 where it does not apply. Past the limit, MCL_FUTURE makes
+ * every mmap, brk and thread stack fail (the nginx workers of issue 9, after their setuid).
+ */
+static long long headroom(const struct proc_info *p)
+{
+	const struct tool_lockstate *ls = &p->ls;
+
+	if (ls->future != TOOL_FUTURE_YES || !ls->have_limit || !ls->have_caps ||
+	    ls->cap_ipc_lock || ls->memlock_soft == UINT64_MAX)
+		return -1;
+	return p->mem.vm_lck >= ls->memlock_soft ? 0 :
+						   (long long)(ls->memlock_soft - p->mem.vm_lck);
+}
+
 static enum state decide(const struct proc_info *p)
 {
 	const struct tool_lockstate *ls = &p->ls;
@@ -91,6 +110,8 @@ static enum state decide(const struct proc_info *p)
 		return ST_UNKNOWN;
 	if (ls->unlocked_maps || ls->future == TOOL_FUTURE_NO)
 		return ST_PARTLY;
+	if (headroom(p) == 0)
+		return ST_AT_LIMIT;
 	if (p->mem.vm_swap)
 		return ST_IN_SWAP;
 	return ST_LOCKED;
@@ -106,7 +127,7 @@ static int state_exit(enum state st)
 /* Every mapping locked and new ones will be, swap or not: "locked" in JSON and Prometheus. */
 static bool fully_locked(const struct proc_info *p)
 {
-	return p->state == ST_LOCKED || p->state == ST_IN_SWAP;
+	return p->state == ST_LOCKED || p->state == ST_IN_SWAP || p->state == ST_AT_LIMIT;
 }
 
 static double locked_percent(const struct tool_lockstate *ls)
@@ -141,6 +162,13 @@ static const char *verdict(const struct proc_info *p, char *buf, size_t size)
 		return "LOCKED, EXTENT UNKNOWN (smaps unreadable)";
 	case ST_IN_SWAP:
 		return "LOCKED, BUT PART IS IN SWAP";
+	case ST_AT_LIMIT:
+		snprintf(buf, size,
+			 "LOCKED, BUT NEW MEMORY WILL FAIL: VmLck %s has reached its "
+			 "RLIMIT_MEMLOCK %s, without CAP_IPC_LOCK",
+			 tool_human_bytes(a, sizeof(a), p->mem.vm_lck),
+			 tool_human_bytes(b, sizeof(b), ls->memlock_soft));
+		return buf;
 	case ST_LOCKED:
 		return "locked";
 	case ST_PARTLY:
@@ -416,6 +444,11 @@ static void print_tasks_text(const struct proc_info *p)
 	}
 	if (ls->rt_threads && ls->rt_threads != ls->threads)
 		printf(" (%u of %u threads real-time)", ls->rt_threads, ls->threads);
+	if (headroom(p) > 0) {
+		printf("; new memory counts against RLIMIT_MEMLOCK %s (no CAP_IPC_LOCK): %s left",
+		       tool_human_bytes(a, sizeof(a), ls->memlock_soft),
+		       tool_human_bytes(b, sizeof(b), (uint64_t)headroom(p)));
+	}
 	printf("; %u thread%s", ls->threads, ls->threads == 1 ? "" : "s");
 	if (ls->stacks_found)
 		printf(", stacks %s locked of %s resident",
@@ -507,6 +540,12 @@ static void print_json_lock(const struct proc_info *p)
 	       ls->future == TOOL_FUTURE_UNKNOWN ? "null" :
 	       ls->future_inferred		 ? "\"inferred\"" :
 						   "\"marker\"");
+	printf(", \"memlock_limit_bytes\": ");
+	put_num_or_null(ls->have_limit && ls->memlock_soft != UINT64_MAX,
+			(long long)ls->memlock_soft);
+	printf(", \"cap_ipc_lock\": %s, \"new_memory_fails\": %s",
+	       !ls->have_caps ? "null" : ls->cap_ipc_lock ? "true" : "false",
+	       p->state == ST_AT_LIMIT ? "true" : "false");
 }
 
 static void print_json_tasks(const struct proc_info *p)
@@ -596,6 +635,8 @@ enum metric {
 	M_NEW,
 	M_RES_LOCKED,
 	M_RES_UNLOCKED,
+	M_FAILS,
+	M_LIMIT,
 	M_IO_FLUSHER,
 	M_OOM,
 	M_SCHED,
@@ -629,6 +670,11 @@ static const struct {
 	[M_RES_UNLOCKED] = { "duende_mlock_resident_unlocked_bytes",
 			     "Resident memory in mappings that could be locked and are not, in "
 			     "bytes." },
+	[M_FAILS] = { "duende_mlock_new_memory_fails",
+		      "1 when new memory is locked, RLIMIT_MEMLOCK applies (no CAP_IPC_LOCK) and "
+		      "VmLck has reached it: the next mmap, brk or thread stack fails." },
+	[M_LIMIT] = { "duende_mlock_memlock_limit_bytes",
+		      "RLIMIT_MEMLOCK (soft) of the process, in bytes; absent when unlimited." },
 	[M_IO_FLUSHER] = { "duende_mlock_io_flusher",
 			   "1 when the main thread has PR_SET_IO_FLUSHER's task flags." },
 	[M_OOM] = { "duende_mlock_oom_score_adj", "The process's oom_score_adj." },
@@ -680,6 +726,12 @@ static bool metric_value(const struct proc_info *p, enum metric m, long long *v)
 	case M_RES_UNLOCKED:
 		*v = (long long)ls->unlocked_rss;
 		return ls->have_smaps;
+	case M_FAILS:
+		*v = p->state == ST_AT_LIMIT;
+		return true;
+	case M_LIMIT:
+		*v = (long long)ls->memlock_soft;
+		return ls->have_limit && ls->memlock_soft != UINT64_MAX;
 	case M_IO_FLUSHER:
 		*v = (ls->main.flags & TOOL_PF_IO_FLUSHER) == TOOL_PF_IO_FLUSHER;
 		return ls->have_main;

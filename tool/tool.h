@@ -119,6 +119,11 @@ struct tool_lockstate {
 	uint64_t stack_size, stack_rss, stack_locked;
 	bool have_oom;
 	int oom_score_adj;
+	/* What new locked memory is charged against: RLIMIT_MEMLOCK, unless CAP_IPC_LOCK. */
+	bool have_limit;
+	uint64_t memlock_soft; /* bytes; UINT64_MAX when unlimited */
+	bool have_caps;
+	bool cap_ipc_lock; /* effective, and in the initial user namespace */
 };
 
 /* 0, or a negative errno when nothing could be read at all (what could not be is left unset). */
