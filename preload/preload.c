@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -91,14 +92,15 @@ static int raw_open(const char *path, int flags)
 	return (int)raw4(SYS_openat, AT_FDCWD, (long)path, flags, 0);
 }
 
+/* "" in .bss: a literal would be in .rodata. */
+static char skip_empty[1];
+
 static int raw_fstat(int fd, struct stat *st)
 {
-	static char empty_path[1]; /* .bss: "" would be in .rodata */
-
 #ifdef SYS_newfstatat
-	return (int)raw4(SYS_newfstatat, fd, (long)empty_path, (long)st, AT_EMPTY_PATH);
+	return (int)raw4(SYS_newfstatat, fd, (long)skip_empty, (long)st, AT_EMPTY_PATH);
 #else
-	return (int)raw4(SYS_fstatat64, fd, (long)empty_path, (long)st, AT_EMPTY_PATH);
+	return (int)raw4(SYS_fstatat64, fd, (long)skip_empty, (long)st, AT_EMPTY_PATH);
 #endif
 }
 
@@ -135,13 +137,21 @@ static struct {
 
 /* Larger files and longer executable paths go to start(): correct, only slower. */
 #define SKIP_TEXT_MAX 6144
-#define SKIP_EXE_MAX 512
+#define SKIP_EXE_MAX 1024
+
+/* What the skip path knows of /proc/self/exe. */
+enum skip_exe_state {
+	EXE_UNKNOWN,
+	EXE_IS_EXECFN, /* the file AT_EXECFN names: the same base name */
+	EXE_READ,      /* read into exe[] ("" when unreadable, as dm_self_exe() has it) */
+	EXE_TOO_LONG,
+};
 
 struct skip_self {
 	const char *execfn; /* NULL in secure-execution mode, as dm_self_init() has it */
-	bool exe_tried;
-	ssize_t exe_len; /* -1: longer than the buffer */
-	char exe[SKIP_EXE_MAX];
+	enum skip_exe_state exe_state;
+	size_t exe_len;
+	char exe[SKIP_EXE_MAX]; /* also the buffer of skip_execfn_runs() */
 };
 
 
@@ -187,31 +197,98 @@ static const char *skip_base_z(const char *path, size_t *len, size_t *blen)
 	return path + b;
 }
 
-/* /proc/self/exe, read once; "" when unreadable (as dm_self_exe()). False when too long. */
-static bool skip_exe(struct skip_self *self)
+/*
+ * Is the file AT_EXECFN names, its last component no symlink, the program that runs? Then
+ * /proc/self/exe is that file under the same base name (the kernel's name for the file execve()
+ * opened: a symlink in a directory part does not change the last one), and the skip path need not
+ * read it: the first look into /proc/<pid> costs a process some 25 us (the kernel makes its /proc
+ * entries on demand, and drops them at exit), more than all the rest of the skip path together
+ * (scripts/bench). The test: open without following a last symlink, and compare the file's ELF
+ * and program headers with the running program's (AT_PHDR, AT_PHNUM, AT_ENTRY). A symlink
+ * (ELOOP), a script or a binfmt_misc program (the interpreter runs, with other headers), fexecve
+ * (/dev/fd/N is a symlink), ld.so run as a command (AT_BASE is 0: then /proc/self/exe is ld.so)
+ * and an unreadable file all fail it, and /proc/self/exe is read as before.
+ */
+static bool skip_execfn_runs(struct skip_self *self)
 {
-	if (!self->exe_tried) {
-		ssize_t n = raw_readlink(skip_strings.self_exe, self->exe, sizeof(self->exe));
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+	unsigned long phnum = getauxval(AT_PHNUM);
+	const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)(void *)self->exe;
+	const char *fph;
+	uintptr_t base = 0;
+	bool have_base = false;
+	ssize_t n;
+	int fd;
 
-		self->exe_tried = true;
-		self->exe_len = n < 0 ? 0 : n >= (ssize_t)sizeof(self->exe) ? -1 : n;
+	if (!self->execfn || !ph || getauxval(AT_BASE) == 0 ||
+	    getauxval(AT_PHENT) != sizeof(ElfW(Phdr)))
+		return false;
+	fd = raw_open(self->execfn, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return false;
+	n = raw_read(fd, self->exe, sizeof(self->exe));
+	raw_close(fd);
+	if (n < (ssize_t)sizeof(*eh) || eh->e_ident[EI_MAG0] != ELFMAG0 ||
+	    eh->e_ident[EI_MAG1] != ELFMAG1 || eh->e_ident[EI_MAG2] != ELFMAG2 ||
+	    eh->e_ident[EI_MAG3] != ELFMAG3 || eh->e_phentsize != sizeof(ElfW(Phdr)) ||
+	    eh->e_phnum != phnum || eh->e_phoff > (size_t)n ||
+	    ((size_t)n - eh->e_phoff) / sizeof(ElfW(Phdr)) < phnum)
+		return false;
+	for (unsigned long i = 0; i < phnum; i++) {
+		if (ph[i].p_type == PT_PHDR) {
+			base = (uintptr_t)ph - ph[i].p_vaddr;
+			have_base = true;
+		}
 	}
-	return self->exe_len >= 0;
+	if (!have_base || base + eh->e_entry != getauxval(AT_ENTRY))
+		return false;
+	fph = self->exe + eh->e_phoff;
+	for (size_t i = 0; i < phnum * sizeof(ElfW(Phdr)); i++)
+		if (fph[i] != ((const char *)ph)[i])
+			return false;
+	return true;
 }
 
-/* A path (plen bytes) and its base name (blen bytes). */
+/* What /proc/self/exe is, found once. */
+static enum skip_exe_state skip_exe(struct skip_self *self)
+{
+	ssize_t n;
+
+	if (self->exe_state != EXE_UNKNOWN)
+		return self->exe_state;
+	if (skip_execfn_runs(self))
+		return self->exe_state = EXE_IS_EXECFN;
+	n = raw_readlink(skip_strings.self_exe, self->exe, sizeof(self->exe));
+	if (n >= (ssize_t)sizeof(self->exe))
+		return self->exe_state = EXE_TOO_LONG;
+	self->exe_len = n < 0 ? 0 : (size_t)n;
+	return self->exe_state = EXE_READ;
+}
+
+/*
+ * A path (plen bytes) and its base name (blen bytes). path_unknown: only the base name is known
+ * (EXE_IS_EXECFN), so an absolute entry with that base name may match.
+ */
 struct skip_name {
 	const char *path, *base;
 	size_t plen, blen;
+	bool path_unknown;
 };
 
-/* entry_matches() of settings.c, on a length-delimited entry. */
+/* entry_matches() of settings.c, on a length-delimited entry; true also for "may match". */
 static bool skip_entry_matches(const char *e, size_t elen, const struct skip_name *n)
 {
 	const char *s = e[0] == '/' ? n->path : n->base;
 	size_t slen = e[0] == '/' ? n->plen : n->blen;
 
-	if (n->plen == 0 || slen != elen)
+	if (n->plen == 0)
+		return false;
+	if (e[0] == '/' && n->path_unknown) {
+		e = skip_base(e, elen, &elen);
+		s = n->base;
+		slen = n->blen;
+	}
+	if (slen != elen)
 		return false;
 	for (size_t i = 0; i < elen; i++)
 		if (e[i] != s[i])
@@ -230,7 +307,7 @@ static bool ld_preload_names_us(const char *lp);
  */
 static enum skip_verdict skip_env_list(const char *list, const char *lp, struct skip_self *self)
 {
-	struct skip_name execfn = { "", "", 0, 0 }, exe;
+	struct skip_name execfn = { skip_empty, skip_empty, 0, 0, false }, exe;
 	size_t used = 0;
 	unsigned n = 0;
 
@@ -243,11 +320,19 @@ static enum skip_verdict skip_env_list(const char *list, const char *lp, struct 
 		const char *p = list;
 
 		if (pass == 1) {
-			if (!skip_exe(self))
+			enum skip_exe_state st = skip_exe(self);
+
+			if (st == EXE_TOO_LONG)
 				return ASK_START;
-			exe.path = self->exe;
-			exe.plen = (size_t)self->exe_len;
-			exe.base = skip_base(exe.path, exe.plen, &exe.blen);
+			if (st == EXE_IS_EXECFN) {
+				exe = execfn;
+				exe.path_unknown = true;
+			} else {
+				exe.path = self->exe;
+				exe.plen = self->exe_len;
+				exe.base = skip_base(exe.path, exe.plen, &exe.blen);
+				exe.path_unknown = false;
+			}
 		}
 		for (;;) {
 			const char *a = p, *b = p;
@@ -342,12 +427,17 @@ static enum skip_verdict skip_config(struct skip_self *self)
 		if (dm_conffile_names_word(text, len, b, blen))
 			return ASK_START;
 	}
-	if (!skip_exe(self))
+	switch (skip_exe(self)) {
+	case EXE_IS_EXECFN: /* the same base name, tested above */
+		return SKIP;
+	case EXE_READ:
+		b = skip_base(self->exe, self->exe_len, &blen);
+		if (self->exe_len > 0 && dm_conffile_names_word(text, len, b, blen))
+			return ASK_START;
+		return SKIP;
+	default:
 		return ASK_START;
-	b = skip_base(self->exe, (size_t)self->exe_len, &blen);
-	if (self->exe_len > 0 && dm_conffile_names_word(text, len, b, blen))
-		return ASK_START;
-	return SKIP;
+	}
 ask:
 	raw_close(fd);
 	return ASK_START;
@@ -366,7 +456,7 @@ static __attribute__((noinline)) enum skip_verdict skip_path(void)
 	bool secure = getauxval(AT_SECURE) != 0;
 
 	self.execfn = secure ? NULL : (const char *)getauxval(AT_EXECFN);
-	self.exe_tried = false;
+	self.exe_state = EXE_UNKNOWN;
 	self.exe_len = 0;
 	if (!secure) {
 		list = skip_getenv(skip_strings.programs);

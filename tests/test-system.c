@@ -534,13 +534,14 @@ static void check_locked(struct victim_opts *o)
  */
 START_TEST(test_symlink_started_program_matches)
 {
-	char link[4300];
+	char link[4300], script[4300], text[4400];
+	const char *by_link[] = { link, "status", NULL }, *by_script[] = { script, NULL };
 	struct victim_opts o;
 
 	snprintf(link, sizeof(link), "%s/other-name", harness_tmpdir());
 	unlink(link);
 	ck_assert_int_eq(symlink(harness_victim(), link), 0);
-	o = on_appliance((const char *const[]){ link, "status", NULL });
+	o = on_appliance(by_link);
 
 	appliance("programs = {\"trueno-ublk\", \"victim\"}\n", 0644, 0);
 	check_locked(&o);
@@ -552,6 +553,19 @@ START_TEST(test_symlink_started_program_matches)
 	check_locked(&o);
 	o.env = ENV("DUENDE_MLOCK_PROGRAMS=trueno-ublk, other-name");
 	check_locked(&o);
+	/* A script runs its interpreter: the interpreter's name matches. */
+	snprintf(script, sizeof(script), "%s/a-script", harness_tmpdir());
+	snprintf(text, sizeof(text), "#!%s status\n", harness_victim());
+	harness_write_file(script, text, 0755, 0, 0);
+	o.argv = by_script;
+	o.env = ENV("DUENDE_MLOCK_PROGRAMS=trueno-ublk,victim");
+	check_locked(&o);
+	o.env = NULL;
+	appliance("programs = {\"trueno-ublk\", \"victim\"}\n", 0644, 0);
+	check_locked(&o);
+	appliance(NULL, 0, 0);
+	o.argv = by_link;
+
 	o.env = ENV("DUENDE_MLOCK_PROGRAMS=trueno-ublk");
 	{
 		struct victim_result r;
