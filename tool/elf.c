@@ -167,7 +167,8 @@ out:
  */
 #define ELF_TABLE_MAX (64u << 20)
 
-static int read_section(int fd, const Elf64_Shdr *sh, char **out)
+/* malloc()ed, so aligned for the symbol and dynamic entries read into it. */
+static int read_section(int fd, const Elf64_Shdr *sh, void **out)
 {
 	char *buf;
 	int r;
@@ -191,7 +192,8 @@ static int walk_section(int fd, const Elf64_Shdr *shdrs, unsigned shnum, unsigne
 			tool_elf_symbol_fn fn, void *ctx)
 {
 	const Elf64_Shdr *sh = &shdrs[i], *strsh;
-	char *tab = NULL, *str = NULL;
+	void *tab = NULL, *strv = NULL;
+	char *str;
 	int r;
 
 	if (sh->sh_link >= shnum)
@@ -200,9 +202,10 @@ static int walk_section(int fd, const Elf64_Shdr *shdrs, unsigned shnum, unsigne
 	r = read_section(fd, sh, &tab);
 	if (r < 0)
 		return r;
-	r = read_section(fd, strsh, &str);
+	r = read_section(fd, strsh, &strv);
 	if (r < 0)
 		goto out;
+	str = strv;
 	if (sh->sh_type == SHT_DYNSYM) {
 		const Elf64_Sym *sym = (const Elf64_Sym *)tab;
 		size_t n = sh->sh_size / sizeof(*sym);
@@ -228,7 +231,7 @@ static int walk_section(int fd, const Elf64_Shdr *shdrs, unsigned shnum, unsigne
 	}
 out:
 	free(tab);
-	free(str);
+	free(strv);
 	return r;
 }
 
