@@ -155,6 +155,16 @@ int main(int argc, char **argv)
 		printf("madvise=%d\nmadvise_errno=%d\n", r, r < 0 ? errno : 0);
 		printf("map_resident=%zu\n", resident(p, len));
 		print_status("");
+	} else if (strcmp(cmd, "mlock") == 0) {
+		/* The program's own secrets: MIB locked with mlock(2), as gpg-agent or sshd would. */
+		size_t len = mib_arg(argv[2]);
+		char *p = map_anon(len);
+		int r;
+
+		touch(p, len);
+		r = mlock(p, len);
+		printf("mlock=%d\nmlock_errno=%d\n", r, r < 0 ? errno : 0);
+		print_status("");
 	} else if (strcmp(cmd, "fork") == 0) {
 		pid_t pid;
 		int st;
