@@ -1388,6 +1388,46 @@ END_TEST
 /* It binds a copy of /etc in a private mount namespace. */
 const char *const test_mount_ns_cases[] = { "test_doctor_system_wide", NULL };
 
+/* doctor PROGRAM looks at a running instance of it the way status does. */
+START_TEST(test_doctor_running_instance)
+{
+	struct bg_opts o = { .preload = true, .memlock = HARNESS_MIB };
+	struct victim_result r;
+	char line[160];
+	struct bg b;
+
+	/* Issue 9's worker: MCL_FUTURE on the capability, then the capability dropped. */
+	bg_start_opts(&b, (const char *const[]){ target(), "drop-ipc-lock", "sleep", "60", NULL },
+		      &o, "ready");
+	run_tool(TOOL("doctor", target()), NULL, &r);
+	ASSERT_EXIT(&r, 1);
+	snprintf(line, sizeof(line), "FAIL  running     the running instance, PID %s, holds ",
+		 b.pid_text);
+	ASSERT_HAS(r.out, line);
+	ASSERT_HAS(r.out, "which has reached its RLIMIT_MEMLOCK 1.0 MiB, without CAP_IPC_LOCK");
+	victim_result_free(&r);
+	bg_stop(&b);
+
+	/* A swap server in real time: its own steps read back. */
+	bg_start(&b,
+		 (const char *const[]){ target(), "fifo", "10", "threads", "1", "sleep", "60",
+					NULL },
+		 true, "ready");
+	run_tool(TOOL("doctor", target()), TOOL_ENV("DUENDE_MLOCK_PROFILE=swap-server"), &r);
+	snprintf(line, sizeof(line), "ok    running     the running instance, PID %s, is fully "
+		 "locked", b.pid_text);
+	ASSERT_HAS(r.out, line);
+	snprintf(line, sizeof(line), "the running server, PID %s: SCHED_FIFO (2 of 2 threads "
+		 "real-time)", b.pid_text);
+	ASSERT_HAS(r.out, line);
+	snprintf(line, sizeof(line), "WARN  running     the running server, PID %s: IO_FLUSHER "
+		 "not set", b.pid_text);
+	ASSERT_HAS(r.out, line);
+	victim_result_free(&r);
+	bg_stop(&b);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("tool");
@@ -1399,6 +1439,7 @@ Suite *test_suite(void)
 		"test_status_escapes_names",  "test_doctor_large_finite_limit_warns",
 		"test_status_partly_locked",  "test_status_children",
 		"test_status_swap_server_fields", "test_status_at_limit",
+		"test_doctor_running_instance",
 		"test_run_locks_victim",      "test_run_onfault",
 		"test_run_prepends_to_ld_preload", "test_run_required_denied_exits_71",
 		"test_run_config",            "test_run_says_problems_once", NULL,
@@ -1434,6 +1475,7 @@ Suite *test_suite(void)
 	ADD(test_doctor_system_wide);
 	ADD(test_doctor_privilege_drop_and_madvise);
 	ADD(test_doctor_swap_server);
+	ADD(test_doctor_running_instance);
 	ADD(test_check_config_good);
 	ADD(test_check_config_default_missing);
 	ADD(test_check_config_errors);

@@ -349,6 +349,56 @@ static void check_lift(struct checks *c, int drops)
 		    hard);
 }
 
+/* ---- a running instance: what status would say of it ---- */
+
+static void check_running(struct checks *c, int pid, struct tool_lockstate *ls)
+{
+	char a[32], b[32], fix[64];
+	struct dm_proc_mem mem;
+	int err = dm_proc_mem_read(pid, &mem);
+
+	if (err == 0)
+		err = tool_lockstate_read(pid, ls);
+	snprintf(fix, sizeof(fix), "duende-mlock status %d", pid);
+	switch (tool_lock_state(err, &mem, ls)) {
+	case TOOL_ST_LOCKED:
+		say(c, L_OK, "running", NULL,
+		    "the running instance, PID %d, is fully locked, and new memory will be (%s)",
+		    pid, ls->future_inferred ? "inferred" : "its marker says so");
+		break;
+	case TOOL_ST_PARTLY:
+		say(c, L_WARN, "running", fix,
+		    "the running instance, PID %d, is partly locked: %s of %s resident (%.1f%%)%s",
+		    pid, tool_human_bytes(a, sizeof(a), ls->locked_rss),
+		    tool_human_bytes(b, sizeof(b), ls->resident), tool_locked_percent(ls),
+		    ls->future == TOOL_FUTURE_NO ? ", new memory not locked" : "");
+		break;
+	case TOOL_ST_AT_LIMIT:
+		say(c, L_FAIL, "running", dm_errno_remedy(ENOMEM),
+		    "the running instance, PID %d, holds %s locked, which has reached its "
+		    "RLIMIT_MEMLOCK %s, without CAP_IPC_LOCK, and new memory is locked: its next "
+		    "mmap, brk or thread stack fails",
+		    pid, tool_human_bytes(a, sizeof(a), mem.vm_lck),
+		    tool_human_bytes(b, sizeof(b), ls->memlock_soft));
+		break;
+	case TOOL_ST_IN_SWAP:
+		say(c, L_WARN, "running", fix,
+		    "the running instance, PID %d, is locked, but %s of it is in swap", pid,
+		    tool_human_bytes(a, sizeof(a), mem.vm_swap));
+		break;
+	case TOOL_ST_NOT_LOCKED:
+		say(c, L_INFO, "running", NULL,
+		    "the running instance, PID %d, is not locked (started without the library, or "
+		    "before it was set up)",
+		    pid);
+		break;
+	default:
+		say(c, L_INFO, "running", NULL,
+		    "the running instance, PID %d, could not be read fully (run as root)", pid);
+		break;
+	}
+}
+
 /* ---- swap server (issue 10) ---- */
 
 static int read_long(const char *path, long long *v)
@@ -675,7 +725,25 @@ static void check_profile_steps(struct checks *c)
 	}
 }
 
-static void check_swap_server(struct checks *c, int running_pid)
+/* The running server's own state, read back as status does. */
+static void check_running_server(struct checks *c, int pid, const struct tool_lockstate *ls)
+{
+	bool flusher = (ls->main.flags & TOOL_PF_IO_FLUSHER) == TOOL_PF_IO_FLUSHER;
+	bool rt = ls->main.policy == SCHED_FIFO || ls->main.policy == SCHED_RR;
+
+	say(c, flusher ? L_OK : L_WARN, "running", flusher ? NULL : "the profile's io_flusher step",
+	    "the running server, PID %d: IO_FLUSHER %s", pid, flusher ? "set" : "not set");
+	if (ls->have_oom)
+		say(c, ls->oom_score_adj == -1000 ? L_OK : L_WARN, "running",
+		    ls->oom_score_adj == -1000 ? NULL : "the profile's oom_score_adj step",
+		    "the running server, PID %d: oom_score_adj %d", pid, ls->oom_score_adj);
+	say(c, rt ? L_OK : L_WARN, "running", rt ? NULL : "the profile's real-time step",
+	    "the running server, PID %d: %s%s (%u of %u threads real-time)", pid,
+	    tool_policy_name(ls->main.policy), rt ? "" : ", not real-time", ls->rt_threads,
+	    ls->threads);
+}
+
+static void check_swap_server(struct checks *c, int running_pid, const struct tool_lockstate *ls)
 {
 	char swaps[512];
 	unsigned n = user_space_swaps(swaps, sizeof(swaps));
@@ -703,16 +771,21 @@ static void check_swap_server(struct checks *c, int running_pid)
 	check_vm_settings(c);
 	check_cgroup(c, running_pid);
 	check_profile_steps(c);
+	if (running_pid && ls->have_main)
+		check_running_server(c, running_pid, ls);
 }
 
 void tool_doctor_checks(const char *program, int running_pid, const struct dm_settings *s,
 			unsigned *warns, unsigned *fails)
 {
 	struct checks c = { warns, fails, s };
+	struct tool_lockstate ls = { 0 };
 	int drops = -1;
 
 	if (program)
 		drops = check_program_calls(&c, program);
 	check_lift(&c, drops);
-	check_swap_server(&c, running_pid);
+	if (running_pid)
+		check_running(&c, running_pid, &ls);
+	check_swap_server(&c, running_pid, &ls);
 }

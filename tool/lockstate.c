@@ -451,6 +451,43 @@ out:
 	return r;
 }
 
+/*
+ * Past the limit, MCL_FUTURE makes every mmap, brk and thread stack fail (the nginx workers of
+ * issue 9, after their setuid).
+ */
+long long tool_lock_headroom(const struct dm_proc_mem *mem, const struct tool_lockstate *ls)
+{
+	if (ls->future != TOOL_FUTURE_YES || !ls->have_limit || !ls->have_caps ||
+	    ls->cap_ipc_lock || ls->memlock_soft == UINT64_MAX)
+		return -1;
+	return mem->vm_lck >= ls->memlock_soft ? 0 : (long long)(ls->memlock_soft - mem->vm_lck);
+}
+
+enum tool_state tool_lock_state(int err, const struct dm_proc_mem *mem,
+				const struct tool_lockstate *ls)
+{
+	if (err == -ENOENT || err == -ESRCH)
+		return TOOL_ST_GONE;
+	if (err)
+		return TOOL_ST_UNREADABLE;
+	if (mem->vm_lck == 0 && ls->locked_maps == 0)
+		return TOOL_ST_NOT_LOCKED;
+	if (!ls->have_smaps)
+		return TOOL_ST_UNKNOWN;
+	if (ls->unlocked_maps || ls->future == TOOL_FUTURE_NO)
+		return TOOL_ST_PARTLY;
+	if (tool_lock_headroom(mem, ls) == 0)
+		return TOOL_ST_AT_LIMIT;
+	if (mem->vm_swap)
+		return TOOL_ST_IN_SWAP;
+	return TOOL_ST_LOCKED;
+}
+
+double tool_locked_percent(const struct tool_lockstate *ls)
+{
+	return ls->resident ? 100.0 * (double)ls->locked_rss / (double)ls->resident : 100.0;
+}
+
 const char *tool_policy_name(int policy)
 {
 	switch (policy) {

@@ -45,24 +45,16 @@ static const char status_usage[] =
 
 enum format { FMT_TEXT, FMT_JSON, FMT_PROMETHEUS };
 
-/* Worst last: the exit status is the worst state's. */
-enum state {
-	ST_LOCKED,     /* every lockable mapping locked, new memory too, nothing in swap */
-	ST_PARTLY,     /* some locked: a mapping is not, or new memory will not be */
-	ST_IN_SWAP,    /* locked, but pages are in swap */
-	ST_AT_LIMIT,   /* locked with MCL_FUTURE at its limit without CAP_IPC_LOCK: new maps fail */
-	ST_UNKNOWN,    /* locked, but smaps could not be read to tell how much */
-	ST_NOT_LOCKED, /* nothing locked */
-	ST_UNREADABLE,
-	ST_GONE,
-};
-
+/* The "state" of JSON, for machines. */
 static const char *const state_names[] = {
-	[ST_LOCKED] = "locked",	       [ST_PARTLY] = "partly-locked",
-	[ST_IN_SWAP] = "in-swap",      [ST_AT_LIMIT] = "at-limit",
-	[ST_UNKNOWN] = "locked-extent-unknown",
-	[ST_NOT_LOCKED] = "not-locked", [ST_UNREADABLE] = "unreadable",
-	[ST_GONE] = "gone",
+	[TOOL_ST_LOCKED] = "locked",
+	[TOOL_ST_PARTLY] = "partly-locked",
+	[TOOL_ST_IN_SWAP] = "in-swap",
+	[TOOL_ST_AT_LIMIT] = "at-limit",
+	[TOOL_ST_UNKNOWN] = "locked-extent-unknown",
+	[TOOL_ST_NOT_LOCKED] = "not-locked",
+	[TOOL_ST_UNREADABLE] = "unreadable",
+	[TOOL_ST_GONE] = "gone",
 };
 
 struct proc_info {
@@ -77,62 +69,21 @@ struct proc_info {
 	struct dm_proc_mem mem;
 	uint64_t locked_resident;
 	struct tool_lockstate ls;
-	enum state state;
+	enum tool_state state;
 };
 
-/*
- * Bytes of locked memory left before RLIMIT_MEMLOCK where it applies (no CAP_IPC_LOCK, finite
- * limit) and new memory is locked; -1 where it does not apply. Past the limit, MCL_FUTURE makes
- * every mmap, brk and thread stack fail (the nginx workers of issue 9, after their setuid).
- */
-static long long headroom(const struct proc_info *p)
+static int state_exit(enum tool_state st)
 {
-	const struct tool_lockstate *ls = &p->ls;
-
-	if (ls->future != TOOL_FUTURE_YES || !ls->have_limit || !ls->have_caps ||
-	    ls->cap_ipc_lock || ls->memlock_soft == UINT64_MAX)
-		return -1;
-	return p->mem.vm_lck >= ls->memlock_soft ? 0 :
-						   (long long)(ls->memlock_soft - p->mem.vm_lck);
-}
-
-static enum state decide(const struct proc_info *p)
-{
-	const struct tool_lockstate *ls = &p->ls;
-
-	if (p->err == -ENOENT || p->err == -ESRCH)
-		return ST_GONE;
-	if (p->err)
-		return ST_UNREADABLE;
-	if (p->mem.vm_lck == 0 && ls->locked_maps == 0)
-		return ST_NOT_LOCKED;
-	if (!ls->have_smaps)
-		return ST_UNKNOWN;
-	if (ls->unlocked_maps || ls->future == TOOL_FUTURE_NO)
-		return ST_PARTLY;
-	if (headroom(p) == 0)
-		return ST_AT_LIMIT;
-	if (p->mem.vm_swap)
-		return ST_IN_SWAP;
-	return ST_LOCKED;
-}
-
-static int state_exit(enum state st)
-{
-	if (st == ST_LOCKED)
+	if (st == TOOL_ST_LOCKED)
 		return TOOL_EXIT_OK;
-	return st == ST_PARTLY ? TOOL_EXIT_PARTLY : TOOL_EXIT_FAIL;
+	return st == TOOL_ST_PARTLY ? TOOL_EXIT_PARTLY : TOOL_EXIT_FAIL;
 }
 
 /* Every mapping locked and new ones will be, swap or not: "locked" in JSON and Prometheus. */
 static bool fully_locked(const struct proc_info *p)
 {
-	return p->state == ST_LOCKED || p->state == ST_IN_SWAP || p->state == ST_AT_LIMIT;
-}
-
-static double locked_percent(const struct tool_lockstate *ls)
-{
-	return ls->resident ? 100.0 * (double)ls->locked_rss / (double)ls->resident : 100.0;
+	return p->state == TOOL_ST_LOCKED || p->state == TOOL_ST_IN_SWAP ||
+	       p->state == TOOL_ST_AT_LIMIT;
 }
 
 static const char *future_word(const struct tool_lockstate *ls)
@@ -152,31 +103,31 @@ static const char *verdict(const struct proc_info *p, char *buf, size_t size)
 	char a[32], b[32];
 
 	switch (p->state) {
-	case ST_GONE:
+	case TOOL_ST_GONE:
 		return "no such process";
-	case ST_UNREADABLE:
+	case TOOL_ST_UNREADABLE:
 		return "unreadable";
-	case ST_NOT_LOCKED:
+	case TOOL_ST_NOT_LOCKED:
 		return p->mem.vm_size ? "NOT LOCKED" : "NOT LOCKED (kernel thread)";
-	case ST_UNKNOWN:
+	case TOOL_ST_UNKNOWN:
 		return "LOCKED, EXTENT UNKNOWN (smaps unreadable)";
-	case ST_IN_SWAP:
+	case TOOL_ST_IN_SWAP:
 		return "LOCKED, BUT PART IS IN SWAP";
-	case ST_AT_LIMIT:
+	case TOOL_ST_AT_LIMIT:
 		snprintf(buf, size,
 			 "LOCKED, BUT NEW MEMORY WILL FAIL: VmLck %s has reached its "
 			 "RLIMIT_MEMLOCK %s, without CAP_IPC_LOCK",
 			 tool_human_bytes(a, sizeof(a), p->mem.vm_lck),
 			 tool_human_bytes(b, sizeof(b), ls->memlock_soft));
 		return buf;
-	case ST_LOCKED:
+	case TOOL_ST_LOCKED:
 		return "locked";
-	case ST_PARTLY:
+	case TOOL_ST_PARTLY:
 		break;
 	}
 	snprintf(buf, size, "PARTLY LOCKED: %s of %s resident (%.1f%%)%s%s",
 		 tool_human_bytes(a, sizeof(a), ls->locked_rss),
-		 tool_human_bytes(b, sizeof(b), ls->resident), locked_percent(ls),
+		 tool_human_bytes(b, sizeof(b), ls->resident), tool_locked_percent(ls),
 		 ls->future == TOOL_FUTURE_NO ? ", new memory not locked" : "",
 		 p->mem.vm_swap ? ", part is in swap" : "");
 	return buf;
@@ -263,7 +214,7 @@ static void proc_read(int pid, struct proc_info *p)
 		p->have_maps = read_shim_loaded(pid, &p->shim_loaded) == 0;
 		p->err = tool_lockstate_read(pid, &p->ls);
 	}
-	p->state = decide(p);
+	p->state = tool_lock_state(p->err, &p->mem, &p->ls);
 }
 
 struct list {
@@ -444,10 +395,11 @@ static void print_tasks_text(const struct proc_info *p)
 	}
 	if (ls->rt_threads && ls->rt_threads != ls->threads)
 		printf(" (%u of %u threads real-time)", ls->rt_threads, ls->threads);
-	if (headroom(p) > 0) {
+	if (tool_lock_headroom(&p->mem, &p->ls) > 0) {
 		printf("; new memory counts against RLIMIT_MEMLOCK %s (no CAP_IPC_LOCK): %s left",
 		       tool_human_bytes(a, sizeof(a), ls->memlock_soft),
-		       tool_human_bytes(b, sizeof(b), (uint64_t)headroom(p)));
+		       tool_human_bytes(b, sizeof(b),
+					(uint64_t)tool_lock_headroom(&p->mem, &p->ls)));
 	}
 	printf("; %u thread%s", ls->threads, ls->threads == 1 ? "" : "s");
 	if (ls->stacks_found)
@@ -478,14 +430,14 @@ static void print_text(const struct proc_info *v, size_t n)
 			putchar('\n');
 			continue;
 		}
-		inferred = inferred || (p->ls.future_inferred && p->state != ST_NOT_LOCKED);
+		inferred = inferred || (p->ls.future_inferred && p->state != TOOL_ST_NOT_LOCKED);
 		printf("%-8d %-16s %10s %10s %10s %10s %-5s %-4s %s\n", p->pid, p->comm,
 		       tool_human_bytes(a, sizeof(a), p->mem.vm_lck),
 		       p->have_resident ? tool_human_bytes(b, sizeof(b), p->locked_resident) : "?",
 		       tool_human_bytes(c, sizeof(c), p->mem.vm_rss),
 		       tool_human_bytes(d, sizeof(d), p->mem.vm_swap),
 		       !p->have_maps ? "?" : p->shim_loaded ? "yes" : "no",
-		       p->state == ST_NOT_LOCKED ? "no" : future_word(&p->ls),
+		       p->state == TOOL_ST_NOT_LOCKED ? "no" : future_word(&p->ls),
 		       verdict(p, why, sizeof(why)));
 		print_tasks_text(p);
 	}
@@ -528,7 +480,7 @@ static void print_json_lock(const struct proc_info *p)
 	put_num_or_null(sm, (long long)ls->unlocked_rss);
 	printf(", \"locked_percent\": ");
 	if (sm)
-		printf("%.1f", locked_percent(ls));
+		printf("%.1f", tool_locked_percent(ls));
 	else
 		printf("null");
 	printf(", \"unlocked_mappings\": ");
@@ -545,7 +497,7 @@ static void print_json_lock(const struct proc_info *p)
 			(long long)ls->memlock_soft);
 	printf(", \"cap_ipc_lock\": %s, \"new_memory_fails\": %s",
 	       !ls->have_caps ? "null" : ls->cap_ipc_lock ? "true" : "false",
-	       p->state == ST_AT_LIMIT ? "true" : "false");
+	       p->state == TOOL_ST_AT_LIMIT ? "true" : "false");
 }
 
 static void print_json_tasks(const struct proc_info *p)
@@ -715,7 +667,7 @@ static bool metric_value(const struct proc_info *p, enum metric m, long long *v)
 		*v = fully_locked(p);
 		return true;
 	case M_PARTLY:
-		*v = p->state == ST_PARTLY;
+		*v = p->state == TOOL_ST_PARTLY;
 		return true;
 	case M_NEW:
 		*v = ls->future == TOOL_FUTURE_YES;
@@ -727,7 +679,7 @@ static bool metric_value(const struct proc_info *p, enum metric m, long long *v)
 		*v = (long long)ls->unlocked_rss;
 		return ls->have_smaps;
 	case M_FAILS:
-		*v = p->state == ST_AT_LIMIT;
+		*v = p->state == TOOL_ST_AT_LIMIT;
 		return true;
 	case M_LIMIT:
 		*v = (long long)ls->memlock_soft;
@@ -793,7 +745,7 @@ int tool_cmd_status(int argc, char **argv)
 	enum format fmt = FMT_TEXT;
 	struct list l = { 0 };
 	bool all = false, children = true;
-	enum state worst = ST_LOCKED;
+	enum tool_state worst = TOOL_ST_LOCKED;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -858,7 +810,7 @@ int tool_cmd_status(int argc, char **argv)
 
 	for (size_t i = 0; i < l.n; i++)
 		if (state_exit(l.v[i].state) == TOOL_EXIT_FAIL ||
-		    (state_exit(worst) == TOOL_EXIT_OK && l.v[i].state != ST_LOCKED))
+		    (state_exit(worst) == TOOL_EXIT_OK && l.v[i].state != TOOL_ST_LOCKED))
 			worst = l.v[i].state;
 	if (fmt == FMT_JSON)
 		print_json(l.v, l.n);
@@ -868,7 +820,7 @@ int tool_cmd_status(int argc, char **argv)
 		print_text(l.v, l.n);
 	if (l.n == 0) {
 		/* Nothing found fails a health check: the daemon is not running locked. */
-		worst = ST_NOT_LOCKED;
+		worst = TOOL_ST_NOT_LOCKED;
 		if (fmt == FMT_TEXT)
 			tool_error("no process has libduende_mlock mapped");
 	}

@@ -128,6 +128,29 @@ struct tool_lockstate {
 
 /* 0, or a negative errno when nothing could be read at all (what could not be is left unset). */
 int tool_lockstate_read(int pid, struct tool_lockstate *ls);
+
+/* What status and doctor call a process; worst last: status exits with the worst one's code. */
+enum tool_state {
+	TOOL_ST_LOCKED,	    /* every lockable mapping locked, new memory too, nothing in swap */
+	TOOL_ST_PARTLY,	    /* some locked: a mapping is not, or new memory will not be */
+	TOOL_ST_IN_SWAP,    /* locked, but pages are in swap */
+	TOOL_ST_AT_LIMIT,   /* MCL_FUTURE at its RLIMIT_MEMLOCK without CAP_IPC_LOCK: maps fail */
+	TOOL_ST_UNKNOWN,    /* locked, but smaps could not be read to tell how much */
+	TOOL_ST_NOT_LOCKED, /* nothing locked */
+	TOOL_ST_UNREADABLE,
+	TOOL_ST_GONE,
+};
+
+/* err: a negative errno from reading the process, or 0. */
+enum tool_state tool_lock_state(int err, const struct dm_proc_mem *mem,
+				const struct tool_lockstate *ls);
+/*
+ * Bytes of locked memory left before RLIMIT_MEMLOCK where it applies (no CAP_IPC_LOCK, finite
+ * limit) and new memory is locked; -1 where it does not apply.
+ */
+long long tool_lock_headroom(const struct dm_proc_mem *mem, const struct tool_lockstate *ls);
+/* Resident memory in locked mappings, in percent of that in lockable ones. */
+double tool_locked_percent(const struct tool_lockstate *ls);
 const char *tool_policy_name(int policy);
 
 /*
