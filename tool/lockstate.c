@@ -182,7 +182,9 @@ static int read_tasks(int pid, struct tool_lockstate *ls, struct sps *sps)
 		sps->v[sps->n++] = sp;
 	}
 	closedir(dir);
-	qsort(sps->v, sps->n, sizeof(*sps->v), cmp_u64);
+	/* qsort()'s base must not be NULL, even for no elements (UBSan nonnull-arg). */
+	if (sps->n)
+		qsort(sps->v, sps->n, sizeof(*sps->v), cmp_u64);
 	ls->have_tasks = ls->threads > 0;
 	return 0;
 }
