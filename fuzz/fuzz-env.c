@@ -78,7 +78,8 @@ static void check_status(const char *program, const uint8_t **p, size_t *left)
 	buf = malloc(size);
 	if (!buf)
 		return;
-	n = dm_status_format(buf, size, (bits & 0x8000) ? NULL : program, (pid_t)bits, &res);
+	n = dm_status_format(buf, size, (bits & 0x8000) ? NULL : program,
+			     (bits & 0x4000) ? program : NULL, (pid_t)bits, &res);
 	if (n >= size || strlen(buf) != n) {
 		fprintf(stderr, "fuzz-env: dm_status_format returned %zu for size %zu\n", n, size);
 		abort();

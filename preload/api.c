@@ -30,6 +30,8 @@ static int error_code(int err)
 		return DMLOCK_ERR_WOULD_BLOCK;
 	case ENOSYS:
 		return DMLOCK_ERR_UNSUPPORTED;
+	case ECANCELED:
+		return DMLOCK_ERR_FUTURE_WITHHELD;
 	default:
 		return DMLOCK_ERR_UNKNOWN;
 	}
@@ -149,27 +151,8 @@ DM_EXPORT int dmlock_status_failure_errno(const struct dmlock_status *status)
 
 DM_EXPORT const char *dmlock_strerror(int error)
 {
-	/* -INT_MIN does not exist; it falls to the default case as it is. */
-	switch (error < 0 && error != INT_MIN ? -error : error) {
-	case 0:
-		return "success";
-	case EPERM:
-		return "permission denied: RLIMIT_MEMLOCK is 0 and the process lacks CAP_IPC_LOCK; "
-		       "grant it (sudo setcap cap_ipc_lock=+ep ./daemon; docker run --cap-add=IPC_LOCK; "
-		       "systemd AmbientCapabilities=CAP_IPC_LOCK)";
-	case ENOMEM:
-		return "resource limit: the process is larger than RLIMIT_MEMLOCK; raise it (ulimit -l "
-		       "unlimited; docker run --ulimit memlock=-1:-1; systemd LimitMEMLOCK=infinity) or "
-		       "grant CAP_IPC_LOCK";
-	case EINVAL:
-		return "invalid argument: no lock flags set, or flags unsupported by this kernel";
-	case EAGAIN:
-		return "would block: some pages could not be locked";
-	case ENOSYS:
-		return "unsupported: mlockall is not available here (kernel or seccomp filter)";
-	default:
-		return "unknown error: see the errno in the status";
-	}
+	/* -INT_MIN does not exist; it stays negative and is no errno the table knows. */
+	return dm_errno_summary(error < 0 && error != INT_MIN ? -error : error);
 }
 
 /*
@@ -217,7 +200,7 @@ DM_EXPORT int dmlock_status_format(const struct dmlock_status *status, char *buf
 
 		n = w < 0 ? 0 : (size_t)w < sizeof(line) ? (size_t)w : sizeof(line) - 1;
 	} else {
-		n = dm_status_format(line, sizeof(line), NULL, 0, &res);
+		n = dm_status_format(line, sizeof(line), NULL, NULL, 0, &res);
 	}
 	if (buf && size)
 		snprintf(buf, size, "%s", line);

@@ -8,7 +8,7 @@
  *   diag.c       problems recorded by inner functions, for the face to say
  *   conffile.c   trusted open of the config file, the cheap pre-scan, libconfuse parsing
  *   lock.c       the decision (which flags, limits, capability) and the mlockall(2) call
- *   procfs.c     reading VmLck, VmSize and friends from /proc
+ *   procfs.c     reading /proc/PID/status (VmLck, VmSize, CapEff...) without stdio
  *   status.c     turning a lock result into one status line; errno names and remedies
  *   log.c        the one log helper: stderr, syslog or nothing, one write per line
  *
@@ -180,6 +180,8 @@ DM_HIDDEN const char *dm_self_exe(struct dm_self *self);
 DM_HIDDEN const char *dm_self_name(struct dm_self *self);
 /* The executable's base name where it differs from dm_self_name() (a symlink), else NULL. */
 DM_HIDDEN const char *dm_self_exe_name(struct dm_self *self);
+/* Is path's base name the preload object's (DM_PRELOAD_STEM, any suffix)? */
+DM_HIDDEN bool dm_names_preload(const char *path);
 /* The part of path after its last '/'. */
 DM_HIDDEN const char *dm_base_name(const char *path);
 
@@ -274,6 +276,8 @@ struct dm_proc_mem {
 DM_HIDDEN int dm_proc_mem_read(pid_t pid, struct dm_proc_mem *m);
 /* Value of "Key:" (in kB in the file) from a /proc file, in bytes. */
 DM_HIDDEN int dm_proc_read_kb(const char *path, const char *key, uint64_t *bytes);
+/* The text of "Key:" in /proc/PID/status (pid 0: this process), e.g. CapEff, Seccomp. */
+DM_HIDDEN int dm_proc_status_text(pid_t pid, const char *key, char *buf, size_t size);
 
 /* ---- lock.c ---- */
 
@@ -308,10 +312,19 @@ DM_HIDDEN const char *dm_errno_name(int err);
 /* What err means for mlockall and what fixes it (NULL when there is no specific remedy). */
 DM_HIDDEN const char *dm_errno_meaning(int err);
 DM_HIDDEN const char *dm_errno_remedy(int err);
+/* "title: meaning; fix: remedy" for the API's dmlock_strerror(); "success" for 0. */
+DM_HIDDEN const char *dm_errno_summary(int err);
+/* Bytes as "12.3 MiB", for people. */
+DM_HIDDEN const char *dm_human_bytes(char *buf, size_t size, uint64_t bytes);
+/* An rlimit value: "unlimited", else bytes (human: as dm_human_bytes()). */
+DM_HIDDEN const char *dm_limit_text(char *buf, size_t size, rlim_t v, bool human);
 DM_HIDDEN size_t dm_flags_format(char *buf, size_t size, int flags);
-/* One status line, without prefix or newline. program may be NULL. */
-DM_HIDDEN size_t dm_status_format(char *buf, size_t size, const char *program, pid_t pid,
-				  const struct dm_lock_result *res);
+/*
+ * One status line, without prefix or newline. program may be NULL (no "name[pid]: "); exe, the
+ * executable's base name where it differs from program (dm_self_exe_name()), may be NULL.
+ */
+DM_HIDDEN size_t dm_status_format(char *buf, size_t size, const char *program, const char *exe,
+				  pid_t pid, const struct dm_lock_result *res);
 /* Copy src into buf with control and non-ASCII bytes escaped as \xNN and the length capped. */
 DM_HIDDEN size_t dm_escape(char *buf, size_t size, const char *src, size_t max_in);
 

@@ -26,6 +26,7 @@
 #ifndef DUENDE_MLOCK_H
 #define DUENDE_MLOCK_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -53,14 +54,22 @@ enum dmlock_state {
 	DMLOCK_UNSUPPORTED = 3,
 };
 
-/* Errors: negative errno codes. The precise errno is also in status->error. */
+/*
+ * Errors: negative errno codes from <errno.h>, so they are right on every architecture. The
+ * precise errno is also in status->error.
+ */
 enum {
-	DMLOCK_ERR_PERMISSION_DENIED = -1,  /* -EPERM: RLIMIT_MEMLOCK 0 and no CAP_IPC_LOCK */
-	DMLOCK_ERR_RESOURCE_LIMIT = -12,    /* -ENOMEM: larger than RLIMIT_MEMLOCK */
-	DMLOCK_ERR_INVALID_ARGUMENT = -22,  /* -EINVAL: no flags, or flags the kernel lacks */
-	DMLOCK_ERR_WOULD_BLOCK = -11,       /* -EAGAIN: some pages could not be locked */
-	DMLOCK_ERR_UNSUPPORTED = -38,       /* -ENOSYS: no mlockall here (seccomp, kernel) */
-	DMLOCK_ERR_UNKNOWN = -5,            /* -EIO: any other errno, kept in status->error */
+	DMLOCK_ERR_PERMISSION_DENIED = -EPERM, /* RLIMIT_MEMLOCK 0 and no CAP_IPC_LOCK */
+	DMLOCK_ERR_RESOURCE_LIMIT = -ENOMEM,   /* larger than RLIMIT_MEMLOCK, no CAP_IPC_LOCK */
+	DMLOCK_ERR_INVALID_ARGUMENT = -EINVAL, /* no flags, or flags the kernel lacks */
+	DMLOCK_ERR_WOULD_BLOCK = -EAGAIN,      /* some pages could not be locked */
+	DMLOCK_ERR_UNSUPPORTED = -ENOSYS,      /* no mlockall here (seccomp, kernel) */
+	/*
+	 * Only future was asked for, under a finite RLIMIT_MEMLOCK without CAP_IPC_LOCK: MCL_FUTURE
+	 * would make later mappings fail at the limit, so the library withheld it and made no call.
+	 */
+	DMLOCK_ERR_FUTURE_WITHHELD = -ECANCELED,
+	DMLOCK_ERR_UNKNOWN = -EIO, /* any other errno, kept in status->error */
 };
 
 struct dmlock_status {

@@ -144,8 +144,10 @@ int dm_lock(const struct dm_lock_request *req, struct dm_lock_result *res)
 		} else {
 			flags &= ~MCL_FUTURE;
 			res->future_withheld = true;
+			/* Nothing left to ask the kernel for: no syscall is made, and the
+			 * errno says the library itself declined (ECANCELED), not the kernel. */
 			if (!(flags & MCL_CURRENT)) {
-				res->err = ENOMEM;
+				res->err = ECANCELED;
 				goto out;
 			}
 		}

@@ -622,7 +622,7 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
 					       .future = s->future,
 					       .onfault = s->onfault },
 		    &res);
-	dm_status_format(line, sizeof(line), name, getpid(), &res);
+	dm_status_format(line, sizeof(line), name, dm_self_exe_name(self), getpid(), &res);
 	dm_log(target, r < 0 ? LOG_ERR : LOG_INFO, "%s", line);
 	if (r < 0 && s->required) {
 		char esc[96];

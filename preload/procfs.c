@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
-/* Reading memory figures from /proc: a small buffer, line by line, no stdio. */
+/* Reading /proc/PID/status and friends: a small buffer, line by line, no stdio. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,9 +12,30 @@
 
 struct kb_key {
 	const char *key;
-	uint64_t *bytes;
+	uint64_t *bytes; /* "Key: N kB", in bytes; or, when NULL: */
+	char *text;      /* the value as text, blanks trimmed */
+	size_t text_size;
 	bool found;
 };
+
+/* "Key:\tvalue": the value, without the blanks around it, cut to fit. */
+static bool parse_text_line(const char *line, size_t len, const char *key, char *out, size_t size)
+{
+	size_t klen = strlen(key), i;
+
+	if (len <= klen || memcmp(line, key, klen) != 0 || line[klen] != ':' || size == 0)
+		return false;
+	for (i = klen + 1; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+		;
+	while (len > i && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	len -= i;
+	if (len >= size)
+		len = size - 1;
+	memcpy(out, line + i, len);
+	out[len] = '\0';
+	return true;
+}
 
 /* "Key:   1234 kB": the figure in bytes, or false when the line is not that. */
 static bool parse_kb_line(const char *line, size_t len, const char *key, uint64_t *bytes)
@@ -66,9 +87,14 @@ static int scan_kb(const char *path, struct kb_key *keys, size_t n)
 		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
 			if (!skipping) {
 				for (size_t k = 0; k < n; k++) {
+					size_t len = (size_t)(nl - line);
+
 					if (!keys[k].found &&
-					    parse_kb_line(line, (size_t)(nl - line), keys[k].key,
-							  keys[k].bytes)) {
+					    (keys[k].bytes ? parse_kb_line(line, len, keys[k].key,
+									   keys[k].bytes) :
+							     parse_text_line(line, len, keys[k].key,
+									     keys[k].text,
+									     keys[k].text_size))) {
 						keys[k].found = true;
 						found++;
 					}
@@ -95,8 +121,20 @@ static int scan_kb(const char *path, struct kb_key *keys, size_t n)
 
 int dm_proc_read_kb(const char *path, const char *key, uint64_t *bytes)
 {
-	struct kb_key k = { key, bytes, false };
+	struct kb_key k = { .key = key, .bytes = bytes };
 
+	return scan_kb(path, &k, 1);
+}
+
+int dm_proc_status_text(pid_t pid, const char *key, char *buf, size_t size)
+{
+	char path[64];
+	struct kb_key k = { .key = key, .text = buf, .text_size = size };
+
+	if (pid == 0)
+		strcpy(path, "/proc/self/status");
+	else
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	return scan_kb(path, &k, 1);
 }
 
@@ -104,10 +142,10 @@ int dm_proc_mem_read(pid_t pid, struct dm_proc_mem *m)
 {
 	char path[64];
 	struct kb_key keys[] = {
-		{ "VmSize", &m->vm_size, false },
-		{ "VmLck", &m->vm_lck, false },
-		{ "VmRSS", &m->vm_rss, false },
-		{ "VmSwap", &m->vm_swap, false },
+		{ .key = "VmSize", .bytes = &m->vm_size },
+		{ .key = "VmLck", .bytes = &m->vm_lck },
+		{ .key = "VmRSS", .bytes = &m->vm_rss },
+		{ .key = "VmSwap", .bytes = &m->vm_swap },
 	};
 	int r;
 

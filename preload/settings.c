@@ -224,6 +224,11 @@ const char *dm_self_exe(struct dm_self *self)
 	return self->exe;
 }
 
+bool dm_names_preload(const char *path)
+{
+	return strncmp(dm_base_name(path), DM_PRELOAD_STEM, sizeof(DM_PRELOAD_STEM) - 1) == 0;
+}
+
 const char *dm_base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');

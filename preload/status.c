@@ -9,61 +9,114 @@
 
 #include "core.h"
 
-const char *dm_errno_name(int err)
+/*
+ * The one table of what each failure means and what fixes it: the status line, the tool and the
+ * API's dmlock_strerror() all say these words. The meanings are mlockall(2)'s and mm/mlock.c's;
+ * ECANCELED is ours (lock.c withholds a future-only request, and no syscall is made).
+ */
+#define MEANING_EPERM "RLIMIT_MEMLOCK is 0 and the process lacks CAP_IPC_LOCK"
+#define REMEDY_EPERM                                                                             \
+	"grant CAP_IPC_LOCK (setcap cap_ipc_lock=+ep PROGRAM; docker run --cap-add=IPC_LOCK;"    \
+	" systemd AmbientCapabilities=CAP_IPC_LOCK) or raise RLIMIT_MEMLOCK"
+#define MEANING_ENOMEM "the process is larger than RLIMIT_MEMLOCK allows and lacks CAP_IPC_LOCK"
+#define REMEDY_LIMIT                                                                             \
+	"raise RLIMIT_MEMLOCK (ulimit -l unlimited; docker run --ulimit memlock=-1:-1;"          \
+	" systemd LimitMEMLOCK=infinity) or grant CAP_IPC_LOCK"
+#define MEANING_EINVAL "flags not supported by this kernel, or no flags at all"
+#define REMEDY_EINVAL "set current or future; drop onfault on kernels before 4.4"
+#define MEANING_EAGAIN "some pages could not be locked"
+#define REMEDY_EAGAIN "retry later; check for memory pressure"
+#define MEANING_ENOSYS "mlockall is not available (seccomp filter or kernel)"
+#define REMEDY_ENOSYS                                                                            \
+	"allow the @memlock syscall group (systemd SystemCallFilter) or the seccomp profile"
+#define MEANING_ECANCELED                                                                        \
+	"only MCL_FUTURE was asked for, and it was withheld: RLIMIT_MEMLOCK is finite and the"   \
+	" process lacks CAP_IPC_LOCK, so its later mappings would fail at the limit"
+
+#define WORDS(e, title, meaning, remedy)                                                         \
+	{ e, #e, meaning, remedy, title ": " meaning "; fix: " remedy }
+
+static const struct {
+	int err;
+	const char *name;
+	const char *meaning;
+	const char *remedy;
+	const char *summary; /* dmlock_strerror()'s */
+} words[] = {
+	WORDS(EPERM, "permission denied", MEANING_EPERM, REMEDY_EPERM),
+	WORDS(ENOMEM, "resource limit", MEANING_ENOMEM, REMEDY_LIMIT),
+	WORDS(EINVAL, "invalid argument", MEANING_EINVAL, REMEDY_EINVAL),
+	WORDS(EAGAIN, "would block", MEANING_EAGAIN, REMEDY_EAGAIN),
+	WORDS(ENOSYS, "unsupported", MEANING_ENOSYS, REMEDY_ENOSYS),
+	WORDS(ECANCELED, "future locking withheld", MEANING_ECANCELED, REMEDY_LIMIT),
+};
+
+static int word_index(int err)
 {
-	switch (err) {
-	case EPERM:
-		return "EPERM";
-	case ENOMEM:
-		return "ENOMEM";
-	case EINVAL:
-		return "EINVAL";
-	case EAGAIN:
-		return "EAGAIN";
-	case ENOSYS:
-		return "ENOSYS";
-	default:
-		return "error";
-	}
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (words[i].err == err)
+			return (int)i;
+	return -1;
 }
 
-/* mlockall(2) and mm/mlock.c: what each errno means for this call. */
+const char *dm_errno_name(int err)
+{
+	int i = word_index(err);
+
+	return i < 0 ? "error" : words[i].name;
+}
+
 const char *dm_errno_meaning(int err)
 {
-	switch (err) {
-	case EPERM:
-		return "RLIMIT_MEMLOCK is 0 and the process lacks CAP_IPC_LOCK";
-	case ENOMEM:
-		return "the process is larger than RLIMIT_MEMLOCK allows and lacks CAP_IPC_LOCK";
-	case EINVAL:
-		return "flags not supported by this kernel, or no flags at all";
-	case EAGAIN:
-		return "some pages could not be locked";
-	case ENOSYS:
-		return "mlockall is not available (seccomp filter or kernel)";
-	default:
-		return NULL;
-	}
+	int i = word_index(err);
+
+	return i < 0 ? NULL : words[i].meaning;
 }
 
 const char *dm_errno_remedy(int err)
 {
-	switch (err) {
-	case EPERM:
-		return "grant CAP_IPC_LOCK (setcap cap_ipc_lock=+ep PROGRAM; docker run --cap-add=IPC_LOCK;"
-		       " systemd AmbientCapabilities=CAP_IPC_LOCK) or raise RLIMIT_MEMLOCK";
-	case ENOMEM:
-		return "raise RLIMIT_MEMLOCK (ulimit -l unlimited; docker run --ulimit memlock=-1:-1;"
-		       " systemd LimitMEMLOCK=infinity) or grant CAP_IPC_LOCK";
-	case EINVAL:
-		return "set current or future; drop onfault on kernels before 4.4";
-	case EAGAIN:
-		return "retry later; check for memory pressure";
-	case ENOSYS:
-		return "allow the @memlock syscall group (systemd SystemCallFilter) or the seccomp profile";
-	default:
-		return NULL;
+	int i = word_index(err);
+
+	return i < 0 ? NULL : words[i].remedy;
+}
+
+const char *dm_errno_summary(int err)
+{
+	int i;
+
+	if (err == 0)
+		return "success";
+	i = word_index(err);
+	return i < 0 ? "unknown error: see the errno in the status" : words[i].summary;
+}
+
+const char *dm_human_bytes(char *buf, size_t size, uint64_t bytes)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	unsigned u = 0;
+
+	if (bytes < 1024) {
+		snprintf(buf, size, "%llu B", (unsigned long long)bytes);
+		return buf;
 	}
+	v /= 1024.0;
+	while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024.0;
+		u++;
+	}
+	snprintf(buf, size, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+const char *dm_limit_text(char *buf, size_t size, rlim_t v, bool human)
+{
+	if (v == RLIM_INFINITY)
+		return "unlimited";
+	if (human)
+		return dm_human_bytes(buf, size, (uint64_t)v);
+	snprintf(buf, size, "%llu", (unsigned long long)v);
+	return buf;
 }
 
 size_t dm_flags_format(char *buf, size_t size, int flags)
@@ -113,14 +166,6 @@ size_t dm_escape(char *buf, size_t size, const char *src, size_t max_in)
 	return o;
 }
 
-static const char *limit_text(char *buf, size_t size, rlim_t v)
-{
-	if (v == RLIM_INFINITY)
-		return "unlimited";
-	snprintf(buf, size, "%llu", (unsigned long long)v);
-	return buf;
-}
-
 struct out {
 	char *buf;
 	size_t size, n;
@@ -141,7 +186,7 @@ static void put(struct out *o, const char *fmt, ...)
 		o->n = o->size - 1;
 }
 
-size_t dm_status_format(char *buf, size_t size, const char *program, pid_t pid,
+size_t dm_status_format(char *buf, size_t size, const char *program, const char *exe, pid_t pid,
 			const struct dm_lock_result *res)
 {
 	struct out o = { buf, size, 0 };
@@ -150,11 +195,17 @@ size_t dm_status_format(char *buf, size_t size, const char *program, pid_t pid,
 	buf[0] = '\0';
 	if (program) {
 		dm_escape(name, sizeof(name), program, 64);
-		put(&o, "%s[%d]: ", name, (int)pid);
+		put(&o, "%s[%d]", name, (int)pid);
+		/* Called by a symlink's name: the executable it runs, once, beside it. */
+		if (exe) {
+			dm_escape(name, sizeof(name), exe, 64);
+			put(&o, " (executable %s)", name);
+		}
+		put(&o, ": ");
 	}
 	soft[0] = hard[0] = '\0';
-	limit_text(soft, sizeof(soft), res->limit.rlim_cur);
-	limit_text(hard, sizeof(hard), res->limit.rlim_max);
+	dm_limit_text(soft, sizeof(soft), res->limit.rlim_cur, false);
+	dm_limit_text(hard, sizeof(hard), res->limit.rlim_max, false);
 
 	if (!res->err) {
 		dm_flags_format(flags, sizeof(flags), res->flags_used);

@@ -409,6 +409,7 @@ int main(int argc, char **argv)
 	printf("const_would_block=%d\n", DMLOCK_ERR_WOULD_BLOCK);
 	printf("const_unsupported=%d\n", DMLOCK_ERR_UNSUPPORTED);
 	printf("const_unknown=%d\n", DMLOCK_ERR_UNKNOWN);
+	printf("const_future_withheld=%d\n", DMLOCK_ERR_FUTURE_WITHHELD);
 	printf("const_locked=%d\nconst_failed=%d\nconst_unsupported_state=%d\n", DMLOCK_LOCKED,
 	       DMLOCK_FAILED, DMLOCK_UNSUPPORTED);
 

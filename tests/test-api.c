@@ -439,6 +439,7 @@ START_TEST(test_error_codes_are_negative_errno)
 	ASSERT_KV(&r, "const_would_block", ==, -EAGAIN);
 	ASSERT_KV(&r, "const_unsupported", ==, -ENOSYS);
 	ASSERT_KV(&r, "const_unknown", <, 0);
+	ASSERT_KV(&r, "const_future_withheld", ==, -ECANCELED);
 	victim_result_free(&r);
 }
 END_TEST
@@ -652,8 +653,11 @@ START_TEST(test_future_withheld_under_finite_limit)
 }
 END_TEST
 
-/* Only MCL_FUTURE asked for, and withheld: nothing would be locked, so it is the limit's error. */
-START_TEST(test_future_only_withheld_is_resource_limit)
+/*
+ * Only MCL_FUTURE asked for, and withheld: no syscall was made, so no kernel errno stands for it;
+ * its own code, and words that say what happened.
+ */
+START_TEST(test_future_only_withheld)
 {
 	struct victim_opts o = { .argv = API("lock", "fr"),
 				 .drop_ipc_lock = true,
@@ -662,10 +666,14 @@ START_TEST(test_future_only_withheld_is_resource_limit)
 	struct victim_result r;
 
 	run(&o, &r);
-	ASSERT_KV(&r, "rc", ==, kv_get(r.out, "const_resource_limit"));
-	ASSERT_KV(&r, "error", ==, ENOMEM);
+	ASSERT_KV(&r, "rc", ==, kv_get(r.out, "const_future_withheld"));
+	ASSERT_KV(&r, "rc", ==, -ECANCELED);
+	ASSERT_KV(&r, "error", ==, ECANCELED);
 	ASSERT_KV(&r, "future_withheld", ==, 1);
 	ASSERT_HAS(kv(&r, "line"), "only future locking was asked for, and it was withheld");
+	ASSERT_LACKS(kv(&r, "line"), "larger than RLIMIT_MEMLOCK");
+	ASSERT_HAS(kv(&r, "strerror_rc"), "future locking withheld");
+	ASSERT_HAS(kv(&r, "strerror_rc"), "LimitMEMLOCK=infinity");
 	victim_result_free(&r);
 }
 END_TEST
@@ -795,7 +803,7 @@ Suite *test_suite(void)
 		T(test_resource_limit_required),
 		T(test_resource_limit_not_required),
 		T(test_future_withheld_under_finite_limit),
-		T(test_future_only_withheld_is_resource_limit),
+		T(test_future_only_withheld),
 		T(test_soft_limit_raised_to_hard),
 		T(test_unsupported_under_seccomp),
 		T(test_fork_child_locked),

@@ -190,20 +190,23 @@ START_TEST(test_status_format)
 				      .mem = { .vm_lck = 4096 } };
 	char line[DM_LOG_MAX];
 
-	dm_status_format(line, sizeof(line), "d\nmon", 42, &res);
+	dm_status_format(line, sizeof(line), "d\nmon", NULL, 42, &res);
 	ck_assert_str_eq(line, "d\\x0amon[42]: locked 4096 bytes (VmLck), flags MCL_CURRENT|MCL_FUTURE");
+	dm_status_format(line, sizeof(line), "redis-server", "redis-check-rdb", 42, &res);
+	ck_assert_str_eq(line, "redis-server[42] (executable redis-check-rdb): locked 4096 bytes "
+			       "(VmLck), flags MCL_CURRENT|MCL_FUTURE");
 
 	res.err = EPERM;
 	res.flags_used = 0;
 	res.limit = (struct rlimit){ 0, 0 };
 	res.mem.vm_size = 1 << 20;
-	dm_status_format(line, sizeof(line), "d", 1, &res);
+	dm_status_format(line, sizeof(line), "d", NULL, 1, &res);
 	ck_assert_msg(strstr(line, "failed: EPERM"), "%s", line);
 	ck_assert_msg(strstr(line, "soft 0 hard 0 bytes, VmSize 1048576 bytes"), "%s", line);
 	ck_assert_msg(strstr(line, "setcap cap_ipc_lock=+ep"), "%s", line);
 
 	/* A tiny buffer is cut, never overrun. */
-	ck_assert_uint_eq(dm_status_format(line, 10, "d", 1, &res), 9);
+	ck_assert_uint_eq(dm_status_format(line, 10, "d", NULL, 1, &res), 9);
 	ck_assert_uint_eq(strlen(line), 9);
 }
 END_TEST

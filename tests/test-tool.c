@@ -926,6 +926,36 @@ static const char *config_env(const char *path)
 	return e;
 }
 
+/*
+ * Called by a symlink's name (Debian's redis-server runs redis-check-rdb): that name counts and is
+ * said, with the executable beside it, by doctor and by the status line.
+ */
+START_TEST(test_symlink_named_as_called)
+{
+	struct victim_result r;
+	const char *path;
+	char link[4300], expect[4400];
+
+	tool();
+	snprintf(link, sizeof(link), "%s/redis-like", harness_tmpdir());
+	unlink(link);
+	ck_assert_int_eq(symlink(harness_victim(), link), 0);
+	path = write_config("link.conf", "programs = {\"redis-like\"}\n", 0644);
+	run_tool(TOOL("doctor", link), ENV(env_library, config_env(path)), &r);
+	ASSERT_EXIT(&r, 0);
+	snprintf(expect, sizeof(expect), "%s (executable %s) is in the programs list", link,
+		 harness_victim());
+	ASSERT_HAS(r.out, expect);
+	victim_result_free(&r);
+
+	run_tool(TOOL("run", "--", link, "status"), ENV(env_library, config_env(path)), &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_HAS(r.err, "duende-mlock: redis-like[");
+	ASSERT_HAS(r.err, "] (executable victim): locked");
+	victim_result_free(&r);
+}
+END_TEST
+
 START_TEST(test_doctor_config_problems)
 {
 	struct victim_result r;
@@ -1442,7 +1472,8 @@ Suite *test_suite(void)
 		"test_doctor_running_instance",
 		"test_run_locks_victim",      "test_run_onfault",
 		"test_run_prepends_to_ld_preload", "test_run_required_denied_exits_71",
-		"test_run_config",            "test_run_says_problems_once", NULL,
+		"test_run_config",            "test_run_says_problems_once",
+		"test_symlink_named_as_called", NULL,
 	};
 
 #define ADD(fn)                                               \
@@ -1472,6 +1503,7 @@ Suite *test_suite(void)
 	ADD(test_doctor_small_limit);
 	ADD(test_doctor_large_finite_limit_warns);
 	ADD(test_doctor_config_problems);
+	ADD(test_symlink_named_as_called);
 	ADD(test_doctor_system_wide);
 	ADD(test_doctor_privilege_drop_and_madvise);
 	ADD(test_doctor_swap_server);

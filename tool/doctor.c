@@ -6,7 +6,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -86,35 +85,31 @@ static bool has_file_caps(const char *path)
 	return getxattr(path, "security.capability", NULL, 0) > 0;
 }
 
+static int note_running(int pid, void *ctx)
+{
+	struct target *t = ctx;
+	char link[64], exe[PATH_MAX];
+	struct dm_proc_mem m;
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return 0;
+	exe[n] = '\0';
+	if (strcmp(exe, t->real) != 0 || dm_proc_mem_read(pid, &m) < 0)
+		return 0;
+	if (m.vm_size > t->running_vm_size) {
+		t->running_vm_size = m.vm_size;
+		t->running_pid = pid;
+	}
+	return 0;
+}
+
 /* A running instance tells the real size: the largest VmSize of processes running this file. */
 static void find_running(struct target *t)
 {
-	struct dirent *de;
-	DIR *dir = opendir("/proc");
-
-	if (!dir)
-		return;
-	while ((de = readdir(dir))) {
-		char link[64], exe[PATH_MAX];
-		struct dm_proc_mem m;
-		ssize_t n;
-		int pid;
-
-		if (tool_parse_pid(de->d_name, &pid) < 0 || pid == getpid())
-			continue;
-		snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-		n = readlink(link, exe, sizeof(exe) - 1);
-		if (n <= 0)
-			continue;
-		exe[n] = '\0';
-		if (strcmp(exe, t->real) != 0 || dm_proc_mem_read(pid, &m) < 0)
-			continue;
-		if (m.vm_size > t->running_vm_size) {
-			t->running_vm_size = m.vm_size;
-			t->running_pid = pid;
-		}
-	}
-	closedir(dir);
+	tool_proc_walk(note_running, t);
 }
 
 static void check_program(struct report *rep, struct target *t)
@@ -138,7 +133,18 @@ static void check_program(struct report *rep, struct target *t)
 	t->found = true;
 	if (!realpath(t->path, t->real))
 		snprintf(t->real, sizeof(t->real), "%s", t->path);
-	dm_escape(t->esc, sizeof(t->esc), t->real, PATH_MAX / 4);
+	/*
+	 * Named as the operator called it; a symlink to another executable (Debian's redis-server
+	 * runs redis-check-rdb) is said with the executable beside it, once.
+	 */
+	dm_escape(t->esc, sizeof(t->esc), t->path, PATH_MAX / 4);
+	if (strcmp(dm_base_name(t->path), dm_base_name(t->real)) != 0) {
+		char real[PATH_MAX];
+		size_t n = strlen(t->esc);
+
+		dm_escape(real, sizeof(real), t->real, PATH_MAX / 4);
+		snprintf(t->esc + n, sizeof(t->esc) - n, " (executable %s)", real);
+	}
 	t->file_size = (uint64_t)st.st_size;
 	find_running(t);
 
@@ -216,28 +222,14 @@ static void check_library(struct report *rep)
 
 static bool cap_eff_has_ipc_lock(void)
 {
-	uint64_t caps = 0;
-	char line[256];
-	bool found = false;
-	FILE *f = fopen("/proc/self/status", "re");
+	char text[32], *end;
+	unsigned long long caps;
 
-	if (!f)
+	if (dm_proc_status_text(0, "CapEff", text, sizeof(text)) < 0)
 		return false;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "CapEff:", 7) == 0) {
-			caps = strtoull(line + 7, NULL, 16);
-			found = true;
-			break;
-		}
-	fclose(f);
-	return found && (caps >> CAP_IPC_LOCK) & 1;
-}
-
-static const char *limit_text(char *buf, size_t size, rlim_t v)
-{
-	if (v == RLIM_INFINITY)
-		return "unlimited";
-	return tool_human_bytes(buf, size, (uint64_t)v);
+	errno = 0;
+	caps = strtoull(text, &end, 16);
+	return !errno && end != text && (caps >> CAP_IPC_LOCK) & 1;
 }
 
 /* Returns true when locking would fail for lack of permission or limit. */
@@ -266,8 +258,8 @@ static void check_limits(struct report *rep, const struct target *t, const struc
 	}
 
 	getrlimit(RLIMIT_MEMLOCK, &rl);
-	limit_text(soft, sizeof(soft), rl.rlim_cur);
-	limit_text(hard, sizeof(hard), rl.rlim_max);
+	dm_limit_text(soft, sizeof(soft), rl.rlim_cur, true);
+	dm_limit_text(hard, sizeof(hard), rl.rlim_max, true);
 
 	/* mlockall(MCL_CURRENT) compares the whole VmSize with the limit (mm/mlock.c). */
 	dm_proc_mem_read(0, &self_mem);
@@ -373,23 +365,12 @@ static void probe_mlockall(struct probe *p)
 
 static int seccomp_mode(void)
 {
-	char line[256];
-	int mode = -1;
-	FILE *f = fopen("/proc/self/status", "re");
+	char text[16];
 
-	if (!f)
+	if (dm_proc_status_text(0, "Seccomp", text, sizeof(text)) < 0 || text[1] ||
+	    text[0] < '0' || text[0] > '2')
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "Seccomp:", 8) == 0) {
-			char *end;
-			long v = strtol(line + 8, &end, 10);
-
-			if (end != line + 8 && v >= 0 && v <= 2)
-				mode = (int)v;
-			break;
-		}
-	fclose(f);
-	return mode;
+	return text[0] - '0';
 }
 
 static void check_kernel(struct report *rep, const struct dm_settings *s, const struct probe *p)
@@ -533,11 +514,9 @@ static bool check_ld_so_preload(struct report *rep)
 		if (cut)
 			*cut = '\0';
 		for (tok = strtok_r(line, " \t", &s2); tok; tok = strtok_r(NULL, " \t", &s2)) {
-			const char *base = strrchr(tok, '/');
 			char esc[PATH_MAX];
 
-			base = base ? base + 1 : tok;
-			if (strncmp(base, "libduende_mlock_preload.so", strlen("libduende_mlock_preload.so")) != 0)
+			if (!dm_names_preload(tok))
 				continue;
 			ours = true;
 			dm_escape(esc, sizeof(esc), tok, PATH_MAX / 4);

@@ -2,6 +2,7 @@
 /* duende-mlock: the command dispatcher and the helpers every command shares. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -90,21 +91,7 @@ int tool_parse_pid(const char *text, int *pid)
 
 const char *tool_human_bytes(char *buf, size_t size, uint64_t bytes)
 {
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)bytes;
-	unsigned u = 0;
-
-	if (bytes < 1024) {
-		snprintf(buf, size, "%" PRIu64 " B", bytes);
-		return buf;
-	}
-	v /= 1024.0;
-	while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024.0;
-		u++;
-	}
-	snprintf(buf, size, "%.1f %s", v, units[u]);
-	return buf;
+	return dm_human_bytes(buf, size, bytes);
 }
 
 int tool_find_program(const char *name, char *buf, size_t size)
@@ -138,6 +125,25 @@ int tool_find_program(const char *name, char *buf, size_t size)
 		p = end;
 	}
 	return r;
+}
+
+int tool_proc_walk(int (*fn)(int pid, void *ctx), void *ctx)
+{
+	struct dirent *de;
+	DIR *dir = opendir("/proc");
+	int r = 0;
+
+	if (!dir)
+		return -errno;
+	while (r >= 0 && (de = readdir(dir))) {
+		int pid;
+
+		if (tool_parse_pid(de->d_name, &pid) < 0 || pid == getpid())
+			continue;
+		r = fn(pid, ctx);
+	}
+	closedir(dir);
+	return r < 0 ? r : 0;
 }
 
 const char *tool_library_path(void)

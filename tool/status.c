@@ -9,7 +9,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -134,10 +133,7 @@ static const char *verdict(const struct proc_info *p, char *buf, size_t size)
 }
 static bool is_shim_path(const char *path)
 {
-	const char *base = strrchr(path, '/');
-
-	base = base ? base + 1 : path;
-	return strncmp(base, "libduende_mlock_preload.so", strlen("libduende_mlock_preload.so")) == 0;
+	return dm_names_preload(path);
 }
 
 /* Is the library mapped? Each line of maps ends with the file's path, if any. */
@@ -244,36 +240,28 @@ static bool list_has(const struct list *l, int pid)
 	return false;
 }
 
+static int add_if_loaded(int pid, void *ctx)
+{
+	struct list *l = ctx;
+	struct proc_info *p;
+	bool loaded;
+
+	if (read_shim_loaded(pid, &loaded) < 0 || !loaded)
+		return 0;
+	p = list_add(l);
+	if (!p)
+		return -ENOMEM;
+	proc_read(pid, p);
+	/* It may have exited between the two reads. */
+	if (p->err)
+		l->n--;
+	return 0;
+}
+
 /* --all: every process with the library mapped, except this one. */
 static int collect_all(struct list *l)
 {
-	struct dirent *de;
-	DIR *dir;
-
-	dir = opendir("/proc");
-	if (!dir)
-		return -errno;
-	while ((de = readdir(dir))) {
-		struct proc_info *p;
-		bool loaded;
-		int pid;
-
-		if (tool_parse_pid(de->d_name, &pid) < 0 || pid == getpid())
-			continue;
-		if (read_shim_loaded(pid, &loaded) < 0 || !loaded)
-			continue;
-		p = list_add(l);
-		if (!p) {
-			closedir(dir);
-			return -ENOMEM;
-		}
-		proc_read(pid, p);
-		/* It may have exited between the two reads. */
-		if (p->err)
-			l->n--;
-	}
-	closedir(dir);
-	return 0;
+	return tool_proc_walk(add_if_loaded, l);
 }
 
 /*
@@ -281,45 +269,52 @@ static int collect_all(struct list *l)
  * (nginx, a forking server) are locked, or not, on their own, and a health check on the master's
  * PID must see them. Processes that show no library (a shell in between) are followed, not shown.
  */
+struct pp {
+	int pid, ppid;
+};
+
+struct pp_table {
+	struct pp *v;
+	size_t n, cap;
+};
+
+static int add_parent(int pid, void *ctx)
+{
+	struct pp_table *t = ctx;
+	char path[64];
+	struct tool_stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (tool_stat_read(path, &st) < 0)
+		return 0;
+	if (t->n == t->cap) {
+		struct pp *nv;
+
+		t->cap = t->cap ? t->cap * 2 : 256;
+		nv = realloc(t->v, t->cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		t->v = nv;
+	}
+	t->v[t->n++] = (struct pp){ pid, st.ppid };
+	return 0;
+}
+
 static int collect_children(struct list *l)
 {
-	struct pp {
-		int pid, ppid;
-	} *all = NULL;
-	size_t n = 0, cap = 0, asked = l->n;
-	struct dirent *de;
+	struct pp_table pt = { 0 };
+	struct pp *all;
+	size_t n, asked = l->n;
 	bool grew = true;
 	int *tree = NULL;
 	size_t tree_n = 0;
-	DIR *dir;
-	int r = 0;
+	int r;
 
-	dir = opendir("/proc");
-	if (!dir)
-		return -errno;
-	while ((de = readdir(dir))) {
-		char path[64];
-		struct tool_stat st;
-		int pid;
-
-		if (tool_parse_pid(de->d_name, &pid) < 0 || pid == getpid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-		if (tool_stat_read(path, &st) < 0)
-			continue;
-		if (n == cap) {
-			struct pp *nv;
-
-			cap = cap ? cap * 2 : 256;
-			nv = realloc(all, cap * sizeof(*nv));
-			if (!nv) {
-				r = -ENOMEM;
-				goto out;
-			}
-			all = nv;
-		}
-		all[n++] = (struct pp){ pid, st.ppid };
-	}
+	r = tool_proc_walk(add_parent, &pt);
+	all = pt.v;
+	n = pt.n;
+	if (r < 0)
+		goto out;
 	tree = calloc(n + asked + 1, sizeof(*tree));
 	if (!tree) {
 		r = -ENOMEM;
@@ -361,7 +356,6 @@ static int collect_children(struct list *l)
 			l->n--;
 	}
 out:
-	closedir(dir);
 	free(all);
 	free(tree);
 	return r;

@@ -37,6 +37,11 @@ int tool_parse_pid(const char *text, int *pid);
 const char *tool_human_bytes(char *buf, size_t size, uint64_t bytes);
 /* Search PATH like execvp(3) does; the result in buf. 0 or a negative errno. */
 int tool_find_program(const char *name, char *buf, size_t size);
+/*
+ * Call fn for every process in /proc but this one. fn returns 0 to go on or a negative errno
+ * to stop with it; a process gone between the two is fn's to notice.
+ */
+int tool_proc_walk(int (*fn)(int pid, void *ctx), void *ctx);
 /* The library that run preloads: DUENDE_MLOCK_LIBRARY or the installed path. */
 const char *tool_library_path(void);
 
