@@ -409,6 +409,10 @@ START_TEST(test_status_gone_process)
 	ASSERT_EXIT(&r, 1);
 	ASSERT_HAS(r.out, "\"locked_bytes\": null");
 	ASSERT_HAS(r.out, "\"locked\": false");
+	/* Every key of a readable process is there, null. */
+	ASSERT_HAS(r.out, "\"new_memory_locked\": null");
+	ASSERT_HAS(r.out, "\"threads\": null");
+	ASSERT_HAS(r.out, "\"state\": \"gone\"");
 	victim_result_free(&r);
 }
 END_TEST

@@ -550,6 +550,9 @@ static void print_json(const struct proc_info *v, size_t n)
 			       "\"locked_resident_bytes\": null, \"rss_bytes\": null, "
 			       "\"swap_bytes\": null, \"shim_loaded\": null, \"locked\": false",
 			       p->child ? "true" : "false");
+			/* Nothing was read: every figure below prints as null. */
+			print_json_lock(p);
+			print_json_tasks(p);
 		} else {
 			printf(", \"ppid\": %d, \"child\": %s, \"locked_bytes\": %" PRIu64
 			       ", \"locked_resident_bytes\": ",
