@@ -86,14 +86,24 @@ static long raw4(long n, long a, long b, long c, long d)
 }
 #endif
 
+/*
+ * getauxval() is the one libc function the skip path calls. The object binds lazily
+ * (preload/meson.build), and a lazy binding's resolver puts its register save area and the
+ * symbol lookup below the constructor's stack, one more page fault in many processes
+ * (scripts/bench): called through its GOT slot, it is bound at load instead.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+extern __typeof__(getauxval) getauxval __attribute__((noplt));
+#endif
+
 /* The same syscalls glibc's open(), fstat(), read(), readlink() and close() make. */
 static int raw_open(const char *path, int flags)
 {
 	return (int)raw4(SYS_openat, AT_FDCWD, (long)path, flags, 0);
 }
 
-/* "" in .bss: a literal would be in .rodata. */
-static char skip_empty[1];
+/* "" in .data: a literal would be in .rodata (and .bss may be a page of its own). */
+static char skip_empty[1] __attribute__((section(".data")));
 
 static int raw_fstat(int fd, struct stat *st)
 {
@@ -135,8 +145,13 @@ static struct {
 	DM_CONFIG_PATH,
 };
 
-/* Larger files and longer executable paths go to start(): correct, only slower. */
-#define SKIP_TEXT_MAX 6144
+/*
+ * Larger files and longer executable paths go to start(): correct, only slower. Both buffers are
+ * on the stack, within what ld.so already touched below the constructor's frame (about 8 KiB
+ * here; a larger frame costs a page fault in a third of the processes, stack-clash probes
+ * included). In .bss a buffer would cost an anonymous mapping (a syscall) and its own page.
+ */
+#define SKIP_TEXT_MAX 4096
 #define SKIP_EXE_MAX 1024
 
 /* What the skip path knows of /proc/self/exe. */
