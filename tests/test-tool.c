@@ -1282,6 +1282,46 @@ START_TEST(test_run_failures)
 }
 END_TEST
 
+/*
+ * A library that exists but does not load (here not an ELF file; in the field a 32-bit build, or
+ * a wrong multiarch directory): ld.so would ignore it and run the program unlocked with status 0,
+ * --required or not. run refuses to start, and doctor fails, each with the loader's reason.
+ */
+START_TEST(test_run_and_doctor_library_does_not_load)
+{
+	char lib[4300], env_lib[4400];
+	struct victim_result r;
+
+	tool();
+	snprintf(lib, sizeof(lib), "%s/libduende_mlock_preload.so", harness_tmpdir());
+	/* Longer than an ELF header, or ld.so says "file too short" instead. */
+	harness_write_file(lib,
+			   "This is a text file, not an ELF shared object: ld.so refuses to preload "
+			   "it, and a program would run unlocked.\n",
+			   0644, 0, 0);
+	snprintf(env_lib, sizeof(env_lib), "DUENDE_MLOCK_LIBRARY=%s", lib);
+
+	run_tool(TOOL("run", "--required", "--", harness_victim(), "status"),
+		 ENV(env_lib, env_no_config), &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.err, "duende-mlock: Failed to load library ");
+	ASSERT_HAS(r.err, "the loader cannot preload it (invalid ELF header)");
+	ASSERT_LACKS(r.out, "main_ran");
+	victim_result_free(&r);
+
+	run_tool(TOOL("doctor"), ENV(env_lib, env_no_config), &r);
+	ASSERT_EXIT(&r, 1);
+	ASSERT_HAS(r.out, "FAIL  library");
+	ASSERT_HAS(r.out, "does not load: the loader cannot preload it (invalid ELF header)");
+	victim_result_free(&r);
+
+	/* The built library does load. */
+	run_tool(TOOL("doctor"), NULL, &r);
+	ASSERT_HAS(r.out, "is in place and loads");
+	victim_result_free(&r);
+}
+END_TEST
+
 /* A setuid-root copy of the victim, run by nobody: the loader drops LD_PRELOAD paths for it. */
 START_TEST(test_run_and_doctor_warn_setuid)
 {
@@ -1523,6 +1563,7 @@ Suite *test_suite(void)
 	ADD(test_run_config);
 	ADD(test_run_says_problems_once);
 	ADD(test_run_failures);
+	ADD(test_run_and_doctor_library_does_not_load);
 	ADD(test_run_and_doctor_warn_setuid);
 #undef ADD
 	/* The swap cases share one swap file, switched on and off around each by the runner. */

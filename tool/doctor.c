@@ -209,9 +209,18 @@ static void check_library(struct report *rep)
 	const char *lib = tool_library_path();
 	char esc[PATH_MAX];
 
+	char why[512];
+
 	dm_escape(esc, sizeof(esc), lib, PATH_MAX / 4);
-	if (access(lib, R_OK) == 0)
-		finding(rep, L_OK, "library", NULL, "%s is in place", esc);
+	if (access(lib, R_OK) == 0 && tool_library_loads(lib, why, sizeof(why)) == -ENOEXEC)
+		finding(rep, L_FAIL, "library",
+			"install the library built for this machine's programs, or set "
+			"DUENDE_MLOCK_LIBRARY to its path",
+			"%s is in place but does not load: %s; programs would run unlocked, even "
+			"with required",
+			esc, why);
+	else if (access(lib, R_OK) == 0)
+		finding(rep, L_OK, "library", NULL, "%s is in place and loads", esc);
 	else
 		finding(rep, L_FAIL, "library",
 			"install duende-mlock, or set DUENDE_MLOCK_LIBRARY to the library's path",
@@ -514,13 +523,23 @@ static bool check_ld_so_preload(struct report *rep)
 		if (cut)
 			*cut = '\0';
 		for (tok = strtok_r(line, " \t", &s2); tok; tok = strtok_r(NULL, " \t", &s2)) {
-			char esc[PATH_MAX];
+			char esc[PATH_MAX], why[512];
 
 			if (!dm_names_preload(tok))
 				continue;
 			ours = true;
 			dm_escape(esc, sizeof(esc), tok, PATH_MAX / 4);
-			if (access(tok, R_OK) == 0)
+			/*
+			 * $LIB (the loader's own library directory, per program: how one entry
+			 * serves 64- and 32-bit programs) is the loader's to expand: ask it.
+			 */
+			if ((strchr(tok, '$') || access(tok, R_OK) == 0) &&
+			    tool_library_loads(tok, why, sizeof(why)) == -ENOEXEC)
+				finding(rep, L_FAIL, "system-wide",
+					"correct the path in " LD_SO_PRELOAD
+					" or remove the line (every program prints an error now)",
+					LD_SO_PRELOAD " names %s, which does not load: %s", esc, why);
+			else if (strchr(tok, '$') || access(tok, R_OK) == 0)
 				finding(rep, L_OK, "system-wide", NULL,
 					LD_SO_PRELOAD " loads %s into every dynamic program", esc);
 			else

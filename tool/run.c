@@ -48,6 +48,16 @@ static int check_library(const char *lib)
 			   esc, strerror(-r));
 		return r;
 	}
+	/* A library that does not load would leave PROGRAM unlocked, even with --required. */
+	{
+		char why[512];
+		int r = tool_library_loads(lib, why, sizeof(why));
+
+		if (r == -ENOEXEC) {
+			tool_error("Failed to load library %s: %s", esc, why);
+			return r;
+		}
+	}
 	return 0;
 }
 

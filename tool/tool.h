@@ -44,6 +44,11 @@ int tool_find_program(const char *name, char *buf, size_t size);
 int tool_proc_walk(int (*fn)(int pid, void *ctx), void *ctx);
 /* The library that run preloads: DUENDE_MLOCK_LIBRARY or the installed path. */
 const char *tool_library_path(void);
+/*
+ * library.c: does lib load under LD_PRELOAD? 0; -ENOEXEC with the loader's reason in why; another
+ * negative errno when it could not be asked.
+ */
+int tool_library_loads(const char *lib, char *why, size_t size);
 
 /* elf.c: what the loader would do with a file. */
 enum tool_elf_kind {
