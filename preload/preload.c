@@ -166,7 +166,7 @@ struct skip_self {
 	const char *execfn; /* NULL in secure-execution mode, as dm_self_init() has it */
 	enum skip_exe_state exe_state;
 	size_t exe_len;
-	char exe[SKIP_EXE_MAX]; /* also the buffer of skip_execfn_runs() */
+	char exe[SKIP_EXE_MAX] __attribute__((aligned(8))); /* also skip_execfn_runs()'s buffer */
 };
 
 
@@ -257,9 +257,13 @@ static bool skip_execfn_runs(struct skip_self *self)
 	}
 	if (!have_base || base + eh->e_entry != getauxval(AT_ENTRY))
 		return false;
+	/* Word by word: program headers are 8-byte aligned in memory, and e_phoff is in practice. */
 	fph = self->exe + eh->e_phoff;
-	for (size_t i = 0; i < phnum * sizeof(ElfW(Phdr)); i++)
-		if (fph[i] != ((const char *)ph)[i])
+	if (eh->e_phoff % sizeof(unsigned long) != 0)
+		return false;
+	for (size_t i = 0; i < phnum * sizeof(ElfW(Phdr)) / sizeof(unsigned long); i++)
+		if (((const unsigned long *)(const void *)fph)[i] !=
+		    ((const unsigned long *)(const void *)ph)[i])
 			return false;
 	return true;
 }
