@@ -221,9 +221,10 @@ static void check_privilege_drop(struct checks *c, const char *esc, const struct
 		    "CAP_SYS_RESOURCE so the library lifts the limit",
 		    "%s can drop privileges (imports %s) while RLIMIT_MEMLOCK is finite (soft "
 		    "%s, hard %s) and cannot be lifted (no CAP_SYS_RESOURCE): the library sees "
-		    "the drop (it wraps setuid and its kin) and unlocks what the lowered limit "
-		    "cannot hold, so the program keeps working, but runs partly locked or "
-		    "unlocked after it (duende-mlock status shows how much)",
+		    "the drop (it wraps setuid and its kin), takes MCL_FUTURE off for it, and "
+		    "puts it back only where it cannot fail; without CAP_IPC_LOCK after the drop "
+		    "it unlocks the process and says so once: the program keeps working, "
+		    "unlocked (duende-mlock status shows it)",
 		    esc, im->drops, soft, hard);
 	else
 		say(c, L_WARN, "privileges",
@@ -262,10 +263,12 @@ static void check_madvise(struct checks *c, const char *path, const char *esc, s
 		snprintf(how + strlen(how), sizeof(how) - strlen(how), "%s%s", how[0] ? "; " : "",
 			 runtime);
 	if (c->s->profile == DM_PROFILE_SWAP_SERVER)
-		say(c, L_INFO, "madvise", NULL,
+		say(c, runtime ? L_WARN : L_INFO, "madvise",
+		    runtime ? "a runtime that checks madvise cannot serve swap under the profile" :
+			      NULL,
 		    "%s frees memory with madvise (%s): under the swap-server profile freed memory "
-		    "stays locked and resident by design: faulting it back in under pressure is "
-		    "the deadlock",
+		    "stays locked and resident by design (faulting it back in under pressure is "
+		    "the deadlock), so the call fails with EINVAL as the kernel answers it",
 		    esc, how);
 	else if (!c->s->future)
 		say(c, L_OK, "madvise", NULL,
