@@ -165,13 +165,16 @@ static int handshake(void)
 	}
 }
 
-static int reply(uint64_t handle, uint32_t error)
+static int reply(uint64_t handle, uint32_t error, int more)
 {
 	struct __attribute__((packed)) {
 		uint32_t magic, error;
 		uint64_t handle;
 	} r = { htobe32(SIMPLE_REPLY_MAGIC), htobe32(error), handle };
 
+	/* A read's data follows at once: one segment rather than a lone 16-byte header. */
+	if (more)
+		return send(sock, &r, sizeof(r), MSG_NOSIGNAL | MSG_MORE) == sizeof(r) ? 0 : -1;
 	return put(&r, sizeof(r));
 }
 
@@ -194,7 +197,7 @@ static int serve(void)
 		switch (be16toh(q.type)) {
 		case CMD_READ:
 			/* Reply header first, then the data in buffer-sized pieces. */
-			if (reply(q.handle, 0))
+			if (reply(q.handle, 0, len > 0))
 				return -1;
 			while (len) {
 				uint32_t n = len < BUF_SIZE ? len : BUF_SIZE;
@@ -233,7 +236,7 @@ static int serve(void)
 		default:
 			err = EINVAL;
 		}
-		if (reply(q.handle, err))
+		if (reply(q.handle, err, 0))
 			return -1;
 	}
 }
