@@ -306,6 +306,35 @@ DM_HIDDEN int dm_lock(const struct dm_lock_request *req, struct dm_lock_result *
 DM_HIDDEN int dm_unlock(void);
 DM_HIDDEN bool dm_has_ipc_lock(void);
 
+/*
+ * What the preload object's libc wrappers (guard.c) act on: the library's own locks in this
+ * process. Written by the constructor and by the wrappers, read by the wrappers and the fork
+ * handler; every field fits in one load, so the wrappers' test for "not ours" is one branch.
+ */
+struct dm_guard {
+	volatile int flags;   /* mlockall flags of the library's own locks; 0 when it holds none */
+	volatile int dropped; /* flags given up when the process dropped CAP_IPC_LOCK, 0 if none */
+	volatile bool program_owns; /* the program called mlockall/munlockall: its word stands */
+	volatile bool keep_freed;   /* swap-server profile: freed memory stays locked, resident */
+	bool initial_userns;        /* the capability means something for mlock here */
+	enum dm_log_target log;     /* where this process's lines go */
+	char name[64];              /* its name, escaped, for those lines */
+};
+DM_HIDDEN extern struct dm_guard dm_guard;
+
+/* Where later lines of this process go, and under which name (before dm_lock()). */
+DM_HIDDEN void dm_guard_note(enum dm_log_target log, const char *name);
+/* CAP_IPC_LOCK effective now, or RLIMIT_MEMLOCK infinite: MCL_FUTURE cannot fail a mapping. */
+DM_HIDDEN bool dm_future_safe(void);
+/* Lock again what was locked with flags: present pages where they are, then MCL_FUTURE. */
+DM_HIDDEN int dm_relock(int flags);
+/*
+ * The calls the core makes. The API library calls libc's; the preload object, which defines
+ * mlockall and munlockall itself, goes past its own wrappers (guard.c).
+ */
+DM_HIDDEN int dm_sys_mlockall(int flags);
+DM_HIDDEN int dm_sys_munlockall(void);
+
 /* ---- status.c ---- */
 
 DM_HIDDEN const char *dm_errno_name(int err);
@@ -334,3 +363,16 @@ DM_HIDDEN size_t dm_escape(char *buf, size_t size, const char *src, size_t max_i
 
 DM_HIDDEN void dm_log(enum dm_log_target target, int priority, const char *fmt, ...)
 	DM_PRINTF(3, 4);
+
+/* A line built without stdio, for places where only async-signal-safe calls may run. */
+struct dm_raw {
+	size_t n;
+	char buf[240];
+};
+
+DM_HIDDEN void dm_raw_str(struct dm_raw *r, const char *s);
+DM_HIDDEN void dm_raw_uint(struct dm_raw *r, unsigned long long v);
+/* "NAME[PID]: " of this process, as the constructor recorded it. */
+DM_HIDDEN void dm_raw_self(struct dm_raw *r);
+/* One write(2) or one datagram, like dm_log(); async-signal-safe. */
+DM_HIDDEN void dm_log_raw(enum dm_log_target target, int priority, const struct dm_raw *r);

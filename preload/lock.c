@@ -14,9 +14,20 @@
 
 #include "core.h"
 
-/* Flags of the last successful lock, re-issued in fork() children; 0 when not locked. */
-static volatile int locked_flags;
+/* The library's own locks; guard.flags is re-issued in fork() children, 0 when not locked. */
+struct dm_guard dm_guard;
 static volatile bool onfault_works = true;
+
+/* The API library and the tool call libc's; the preload object defines these itself (guard.c). */
+__attribute__((weak)) int dm_sys_mlockall(int flags)
+{
+	return mlockall(flags);
+}
+
+__attribute__((weak)) int dm_sys_munlockall(void)
+{
+	return munlockall();
+}
 
 /*
  * The kernel checks CAP_IPC_LOCK with capable(), against the initial user namespace. Inside a
@@ -47,29 +58,71 @@ bool dm_has_ipc_lock(void)
 	return in_initial_userns();
 }
 
+void dm_guard_note(enum dm_log_target log, const char *name)
+{
+	dm_guard.log = log;
+	dm_escape(dm_guard.name, sizeof(dm_guard.name), name ? name : "", 48);
+}
+
+bool dm_future_safe(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &lim) == 0 && lim.rlim_cur == RLIM_INFINITY)
+		return true;
+	/* capget as in dm_has_ipc_lock(), with the namespace test the lock made: no stat() here. */
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return false;
+	return (data[CAP_IPC_LOCK / 32].effective & (1u << (CAP_IPC_LOCK % 32))) &&
+	       dm_guard.initial_userns;
+}
+
+/*
+ * Lock again what flags locked. MCL_CURRENT without MCL_ONFAULT would fault in every page for
+ * writing, and in a fork() child so break copy-on-write for the whole address space: a full copy
+ * of the parent per fork. With MCL_ONFAULT the pages that are present (in a child, all of the
+ * parent's locked anonymous memory, shared copy-on-write) are locked where they are, and the rest
+ * lock when touched. MCL_FUTURE is then set on its own, which leaves the current mappings alone.
+ * Async-signal-safe: it runs in fork() children and around setuid().
+ */
+int dm_relock(int flags)
+{
+	if ((flags & MCL_CURRENT) && !(flags & MCL_ONFAULT) && onfault_works) {
+		if (dm_sys_mlockall(MCL_CURRENT | MCL_ONFAULT) < 0)
+			return -errno;
+		if ((flags & MCL_FUTURE) && dm_sys_mlockall(MCL_FUTURE) < 0)
+			return -errno;
+		return 0;
+	}
+	return dm_sys_mlockall(flags) < 0 ? -errno : 0;
+}
+
 /*
  * fork() does not carry locks to the child (mm/mlock.c: VM_LOCKED is cleared on dup) and
  * daemon() forks, so a daemon that locked itself before daemonizing would lose everything. The
  * child locks again, and does nothing else here: this runs in every fork of a locked process.
- *
- * MCL_CURRENT without MCL_ONFAULT would fault in every page for writing and so break copy-on-write
- * for the whole address space: a full copy of the parent per fork. With MCL_ONFAULT the pages that
- * are present (all of the parent's locked anonymous memory, shared copy-on-write) are locked where
- * they are, and the rest lock when touched. MCL_FUTURE is then set on its own, which leaves the
- * current mappings alone and makes later ones behave as in the parent.
+ * A child that cannot (it grew past RLIMIT_MEMLOCK since the parent locked, MCL_FUTURE having
+ * been withheld) says so once where the parent logs, and runs unlocked as it would without us.
  */
 static void relock_in_child(void)
 {
-	int flags = locked_flags, saved = errno;
+	int flags = dm_guard.flags, saved = errno, r;
+	struct dm_raw line = { 0 };
 
 	if (!flags)
 		return;
-	if ((flags & MCL_CURRENT) && !(flags & MCL_ONFAULT) && onfault_works) {
-		mlockall(MCL_CURRENT | MCL_ONFAULT);
-		if (flags & MCL_FUTURE)
-			mlockall(MCL_FUTURE);
-	} else {
-		mlockall(flags);
+	r = dm_relock(flags);
+	if (r < 0) {
+		dm_guard.flags = 0;
+		dm_raw_self(&line);
+		dm_raw_str(&line, "fork child not locked: mlockall failed: ");
+		dm_raw_str(&line, dm_errno_name(-r));
+		if (r == -ENOMEM)
+			dm_raw_str(&line, " (the child is larger than RLIMIT_MEMLOCK)");
+		dm_raw_str(&line, "; see duende-mlock doctor");
+		dm_log_raw(dm_guard.log, 4 /* LOG_WARNING */, &line);
 	}
 	errno = saved;
 }
@@ -83,7 +136,9 @@ static void arm_fork_handler(int flags)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	locked_flags = flags;
+	dm_guard.flags = flags;
+	dm_guard.dropped = 0;
+	dm_guard.program_owns = false;
 	pthread_once(&once, register_fork_handler);
 }
 
@@ -103,6 +158,7 @@ int dm_lock(const struct dm_lock_request *req, struct dm_lock_result *res)
 	}
 
 	res->cap_ipc_lock = dm_has_ipc_lock();
+	dm_guard.initial_userns = in_initial_userns();
 	getrlimit(RLIMIT_MEMLOCK, &res->limit);
 	/*
 	 * MCL_FUTURE under a finite limit is safe only while the process keeps CAP_IPC_LOCK; a daemon
@@ -153,14 +209,14 @@ int dm_lock(const struct dm_lock_request *req, struct dm_lock_result *res)
 		}
 	}
 
-	if (mlockall(flags) < 0) {
+	if (dm_sys_mlockall(flags) < 0) {
 		res->err = errno;
 		/* Kernels before 4.4 know no MCL_ONFAULT and answer EINVAL. */
 		if (res->err == EINVAL && (flags & MCL_ONFAULT)) {
 			flags &= ~MCL_ONFAULT;
 			res->onfault_fallback = true;
 			onfault_works = false;
-			res->err = mlockall(flags) < 0 ? errno : 0;
+			res->err = dm_sys_mlockall(flags) < 0 ? errno : 0;
 		}
 	} else {
 		res->err = 0;
@@ -176,8 +232,9 @@ out:
 
 int dm_unlock(void)
 {
-	if (munlockall() < 0)
+	if (dm_sys_munlockall() < 0)
 		return -errno;
-	locked_flags = 0;
+	dm_guard.flags = 0;
+	dm_guard.dropped = 0;
 	return 0;
 }

@@ -59,20 +59,72 @@ static void write_syslog(int priority, const char *msg, size_t len)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = DM_SYSLOG_PATH };
 	char buf[DM_LOG_MAX + 64];
-	int fd, n;
+	struct dm_raw head = { 0 };
+	size_t n;
+	int fd;
 
-	n = snprintf(buf, sizeof(buf), "<%d>duende-mlock[%d]: %.*s", LOG_DAEMON | priority,
-		     (int)getpid(), (int)len, msg);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(buf))
-		n = sizeof(buf) - 1;
+	/* No snprintf(): this also runs in fork children and privilege changes (dm_log_raw). */
+	dm_raw_str(&head, "<");
+	dm_raw_uint(&head, (unsigned)(LOG_DAEMON | priority));
+	dm_raw_str(&head, ">duende-mlock[");
+	dm_raw_uint(&head, (unsigned)getpid());
+	dm_raw_str(&head, "]: ");
+	memcpy(buf, head.buf, head.n);
+	n = len < sizeof(buf) - head.n ? len : sizeof(buf) - head.n;
+	memcpy(buf + head.n, msg, n);
+	n += head.n;
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return;
-	sendto(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&addr,
-	       sizeof(addr));
+	sendto(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&addr, sizeof(addr));
 	close(fd);
+}
+
+void dm_raw_str(struct dm_raw *r, const char *s)
+{
+	while (*s && r->n < sizeof(r->buf) - 1)
+		r->buf[r->n++] = *s++;
+	r->buf[r->n] = '\0';
+}
+
+void dm_raw_uint(struct dm_raw *r, unsigned long long v)
+{
+	char digits[24];
+	size_t i = sizeof(digits) - 1;
+
+	digits[i] = '\0';
+	do
+		digits[--i] = (char)('0' + v % 10);
+	while ((v /= 10) && i);
+	dm_raw_str(r, digits + i);
+}
+
+void dm_raw_self(struct dm_raw *r)
+{
+	dm_raw_str(r, dm_guard.name[0] ? dm_guard.name : "process");
+	dm_raw_str(r, "[");
+	dm_raw_uint(r, (unsigned)getpid());
+	dm_raw_str(r, "]: ");
+}
+
+void dm_log_raw(enum dm_log_target target, int priority, const struct dm_raw *r)
+{
+	static const char prefix[] = "duende-mlock: ";
+	char line[sizeof(prefix) + sizeof(r->buf) + 1];
+	int saved = errno;
+
+	if (target == DM_LOG_NONE || target == DM_LOG_DEFAULT)
+		goto out;
+	if (target == DM_LOG_SYSLOG) {
+		write_syslog(priority, r->buf, r->n);
+		goto out;
+	}
+	memcpy(line, prefix, sizeof(prefix) - 1);
+	memcpy(line + sizeof(prefix) - 1, r->buf, r->n);
+	line[sizeof(prefix) - 1 + r->n] = '\n';
+	write_stderr(line, sizeof(prefix) + r->n);
+out:
+	errno = saved;
 }
 
 void dm_log(enum dm_log_target target, int priority, const char *fmt, ...)

@@ -637,6 +637,7 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
 	const char *name = dm_self_name(self);
 	int r;
 
+	dm_guard_note(target, name);
 	r = dm_lock(&(struct dm_lock_request){ .current = s->current,
 					       .future = s->future,
 					       .onfault = s->onfault },

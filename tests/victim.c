@@ -5,10 +5,12 @@
  * duende-mlock: everything it reports comes from /proc and the kernel.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +112,29 @@ static size_t resident(char *p, size_t len)
 	return n * 4096;
 }
 
+/*
+ * setuid and kin, looked up rather than imported: the tool's tests use this victim as a program
+ * that does not drop privileges (doctor reads the imports). The lookup finds what the program's
+ * own call would bind to, the preload's wrapper first.
+ */
+static int call_setid(const char *name, uid_t a, uid_t b, uid_t c)
+{
+	int (*one)(uid_t);
+	int (*three)(uid_t, uid_t, uid_t);
+	void *f = dlsym(RTLD_DEFAULT, name);
+
+	if (!f) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (strcmp(name, "setresuid") == 0) {
+		memcpy(&three, &f, sizeof(f));
+		return three(a, b, c);
+	}
+	memcpy(&one, &f, sizeof(f));
+	return one(a);
+}
+
 static void *idle_thread(void *arg)
 {
 	pause();
@@ -165,6 +190,115 @@ int main(int argc, char **argv)
 		r = mlock(p, len);
 		printf("mlock=%d\nmlock_errno=%d\n", r, r < 0 ? errno : 0);
 		print_status("");
+	} else if (strcmp(cmd, "dropuid") == 0 || strcmp(cmd, "seteuid") == 0) {
+		/*
+		 * A daemon dropping root: setuid(UID) (or seteuid(UID), then seteuid(0) again), then
+		 * the work it does afterwards, which MCL_FUTURE above the limit would fail.
+		 */
+		uid_t uid = (uid_t)num_arg(argv[2]);
+		bool eff = strcmp(cmd, "seteuid") == 0;
+		pthread_t t;
+		int r = call_setid(eff ? "seteuid" : "setuid", uid, 0, 0);
+		size_t len = 16 << 20;
+		char *p;
+
+		printf("setuid=%d\nsetuid_errno=%d\n", r, r < 0 ? errno : 0);
+		print_status("dropped_");
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		printf("after_mmap_errno=%d\n", p == MAP_FAILED ? errno : 0);
+		if (p != MAP_FAILED)
+			touch(p, len);
+		r = pthread_create(&t, NULL, idle_thread, NULL);
+		printf("after_thread=%d\n", r);
+		if (eff) {
+			r = call_setid("seteuid", 0, 0, 0);
+			printf("seteuid0=%d\n", r);
+		}
+		print_status("");
+	} else if (strcmp(cmd, "free") == 0) {
+		/* An allocator giving MIB back: madvise(MADV_DONTNEED, _FREE or _REMOVE), touch again. */
+		size_t len = mib_arg(argv[2]);
+		const char *how = argc > 3 ? argv[3] : "dontneed";
+		int advice = strcmp(how, "free") == 0     ? MADV_FREE
+			     : strcmp(how, "remove") == 0 ? MADV_REMOVE
+							  : MADV_DONTNEED;
+		char *p = strcmp(how, "remove") == 0
+				  ? mmap(NULL, len, PROT_READ | PROT_WRITE,
+					 MAP_SHARED | MAP_ANONYMOUS, -1, 0)
+				  : map_anon(len);
+		int r;
+
+		if (p == MAP_FAILED)
+			return 3;
+		memset(p, 7, len);
+		r = madvise(p, len, advice);
+		printf("madvise=%d\nmadvise_errno=%d\n", r, r < 0 ? errno : 0);
+		/* MADV_FREE may keep the pages until memory is short: only DONTNEED says zero. */
+		printf("zeroed=%d\n", p[0] == 0 && p[len - 1] == 0);
+		printf("freed_resident=%zu\n", resident(p, len));
+		touch(p, len);
+		printf("map_resident=%zu\n", resident(p, len));
+		print_status("");
+	} else if (strcmp(cmd, "ownfree") == 0) {
+		/* madvise(MADV_DONTNEED) on memory the program locked itself: the kernel's answer. */
+		char *p = map_anon(1 << 20);
+		int r;
+
+		touch(p, 1 << 20);
+		r = mlock(p, 1 << 20);
+		printf("mlock=%d\n", r);
+		r = madvise(p, 1 << 20, MADV_DONTNEED);
+		printf("madvise=%d\nmadvise_errno=%d\n", r, r < 0 ? errno : 0);
+	} else if (strcmp(cmd, "mapfork") == 0) {
+		/* Grow by MIB after the preload ran, then fork: the child locks again, or says why. */
+		size_t len = mib_arg(argv[2]);
+		char *p = map_anon(len);
+		pid_t pid;
+		int st;
+
+		touch(p, len);
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			print_status("child_");
+			_exit(0);
+		}
+		waitpid(pid, &st, 0);
+		print_status("parent_");
+	} else if (strcmp(cmd, "munlockall") == 0) {
+		/* The program's own munlockall: its fork children are not locked again either. */
+		pid_t pid;
+		int st, r = munlockall();
+
+		printf("munlockall=%d\n", r);
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			print_status("child_");
+			_exit(0);
+		}
+		waitpid(pid, &st, 0);
+		print_status("parent_");
+	} else if (strcmp(cmd, "errnos") == 0) {
+		/* What libc answers to calls that fail, printed so that runs can be compared. */
+		char *p = map_anon(1 << 20);
+		int r;
+
+#define CALL(x)                                                                               \
+	do {                                                                                 \
+		errno = 0;                                                                   \
+		r = (x);                                                                     \
+		printf("%s=%d/%d\n", #x, r, errno);                                          \
+	} while (0)
+		CALL(madvise(p + 1, 4096, MADV_DONTNEED));
+		CALL(madvise(p, 4096, 12345));
+		CALL(madvise(p, 1 << 20, MADV_DONTNEED));
+		CALL(mlock(NULL, 1 << 30));
+		CALL(munlock(p, 4096));
+		CALL(mlockall(0));
+		CALL(call_setid("setuid", getuid(), 0, 0));
+		CALL(call_setid("setresuid", (uid_t)-1, (uid_t)-1, (uid_t)-1));
+#undef CALL
 	} else if (strcmp(cmd, "fork") == 0) {
 		pid_t pid;
 		int st;
