@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@
 
 DM_EXPORT struct dmlock_config dmlock_config_default(void)
 {
-	return (struct dmlock_config){ .current = true, .future = true, .required = true };
+	return (struct dmlock_config)DMLOCK_CONFIG_DEFAULT;
 }
 
 static int error_code(int err)
@@ -37,6 +38,42 @@ static int error_code(int err)
 	}
 }
 
+/*
+ * The bytes of a caller's status this library may read and write: its size, 0 for this version's
+ * whole struct, never more than this version knows. 0 when it is too small to be a status.
+ */
+#define STATUS_MIN_SIZE                                                                          \
+	(offsetof(struct dmlock_status, vm_size) + sizeof(((struct dmlock_status *)0)->vm_size))
+
+static size_t status_span(const struct dmlock_status *st)
+{
+	size_t n = st->size ? st->size : sizeof(*st);
+
+	if (n < STATUS_MIN_SIZE)
+		return 0;
+	return n < sizeof(*st) ? n : sizeof(*st);
+}
+
+/* A caller's status, as this version's struct: the fields past its size read as zero. */
+static bool status_read(const struct dmlock_status *st, struct dmlock_status *full)
+{
+	size_t n = status_span(st);
+
+	*full = (struct dmlock_status){ 0 };
+	if (!n)
+		return false;
+	memcpy(full, st, n);
+	return true;
+}
+
+static void status_write(struct dmlock_status *st, const struct dmlock_status *full)
+{
+	size_t size = st->size, n = status_span(st);
+
+	memcpy(st, full, n);
+	st->size = size;
+}
+
 static void status_from_result(struct dmlock_status *st, const struct dm_lock_result *res)
 {
 	*st = (struct dmlock_status){
@@ -54,6 +91,8 @@ static void status_from_result(struct dmlock_status *st, const struct dm_lock_re
 		.memlock_soft = res->limit.rlim_cur,
 		.memlock_hard = res->limit.rlim_max,
 		.vm_size = res->mem.vm_size,
+		.limit_lifted = res->limit_lifted,
+		.future_needs_cap = res->future_needs_cap,
 	};
 }
 
@@ -67,6 +106,8 @@ static void result_from_status(struct dm_lock_result *res, const struct dmlock_s
 		.onfault_fallback = st->onfault_fallback,
 		.future_withheld = st->future_withheld,
 		.soft_raised = st->soft_limit_raised,
+		.limit_lifted = st->limit_lifted,
+		.future_needs_cap = st->future_needs_cap,
 		.cap_ipc_lock = st->cap_ipc_lock,
 		.limit = { (rlim_t)st->memlock_soft, (rlim_t)st->memlock_hard },
 		.mem = { .vm_size = st->vm_size, .vm_lck = st->bytes_locked },
@@ -77,20 +118,24 @@ DM_EXPORT int dmlock_lock_with_config(const struct dmlock_config *config,
 				      struct dmlock_status *status)
 {
 	struct dm_lock_result res;
-	struct dmlock_status scratch;
+	struct dmlock_status full;
 	int r;
 
-	if (!status)
-		status = &scratch;
+	if (status && !status_span(status))
+		return DMLOCK_ERR_INVALID_ARGUMENT;
 	if (!config) {
-		*status = (struct dmlock_status){ .state = DMLOCK_FAILED, .error = EINVAL };
+		if (status)
+			status_write(status, &(struct dmlock_status){ .state = DMLOCK_FAILED,
+								     .error = EINVAL });
 		return DMLOCK_ERR_INVALID_ARGUMENT;
 	}
 	r = dm_lock(&(struct dm_lock_request){ .current = config->current,
 					       .future = config->future,
 					       .onfault = config->onfault },
 		    &res);
-	status_from_result(status, &res);
+	status_from_result(&full, &res);
+	if (status)
+		status_write(status, &full);
 	if (r == 0)
 		return 0;
 	if (res.flags_requested == 0)
@@ -124,29 +169,35 @@ DM_EXPORT bool dmlock_is_locked(void)
 	return dmlock_locked_bytes() > 0;
 }
 
+/* A status these helpers can read: not NULL, and large enough to hold what they read. */
+static bool readable(const struct dmlock_status *status)
+{
+	return status && status_span(status);
+}
+
 DM_EXPORT bool dmlock_status_is_locked(const struct dmlock_status *status)
 {
-	return status && status->state == DMLOCK_LOCKED;
+	return readable(status) && status->state == DMLOCK_LOCKED;
 }
 
 DM_EXPORT bool dmlock_status_is_failed(const struct dmlock_status *status)
 {
-	return status && status->state == DMLOCK_FAILED;
+	return readable(status) && status->state == DMLOCK_FAILED;
 }
 
 DM_EXPORT bool dmlock_status_is_unsupported(const struct dmlock_status *status)
 {
-	return status && status->state == DMLOCK_UNSUPPORTED;
+	return readable(status) && status->state == DMLOCK_UNSUPPORTED;
 }
 
 DM_EXPORT size_t dmlock_status_bytes_locked(const struct dmlock_status *status)
 {
-	return status && status->state == DMLOCK_LOCKED ? status->bytes_locked : 0;
+	return readable(status) && status->state == DMLOCK_LOCKED ? status->bytes_locked : 0;
 }
 
 DM_EXPORT int dmlock_status_failure_errno(const struct dmlock_status *status)
 {
-	return status && status->state != DMLOCK_LOCKED ? status->error : 0;
+	return readable(status) && status->state != DMLOCK_LOCKED ? status->error : 0;
 }
 
 DM_EXPORT const char *dmlock_strerror(int error)
@@ -176,17 +227,18 @@ static int status_errno(const struct dmlock_status *st)
 
 DM_EXPORT int dmlock_status_format(const struct dmlock_status *status, char *buf, size_t size)
 {
+	struct dmlock_status full;
 	struct dm_lock_result res;
 	char line[DM_LOG_MAX];
 	size_t n;
 	int err;
 
-	if (!status)
+	if (!status || !status_read(status, &full))
 		return -EINVAL;
-	err = status_errno(status);
+	err = status_errno(&full);
 	if (err < 0)
 		return err;
-	result_from_status(&res, status, err);
+	result_from_status(&res, &full, err);
 	if (err && !res.flags_requested && err != EINVAL) {
 		/*
 		 * A failure with no flags was made by hand ({ DMLOCK_FAILED, .error = ENOMEM }): the

@@ -7,21 +7,30 @@
  * libduende_mlock.a) does not lock anything by itself, whatever DUENDE_MLOCK_* say: the shim is a
  * separate object, libduende_mlock_preload.so. Call dmlock_lock_all() or dmlock_lock_with_config().
  *
+ * Linux only: it needs mlockall(2) with MCL_ONFAULT semantics, /proc and glibc's loader. The
+ * crate's other targets (macOS's mlockall, "Unsupported" elsewhere) have no counterpart here.
+ *
  * Where this API differs from the Rust crate duende-mlock 1.0, on purpose:
  *  - A config that asks for nothing (current and future both false) is DMLOCK_ERR_INVALID_ARGUMENT,
  *    not "locked, 0 bytes".
  *  - On kernels before 4.4, which refuse MCL_ONFAULT, the call is retried without it and
  *    status->onfault_fallback says so.
- *  - Without CAP_IPC_LOCK the soft RLIMIT_MEMLOCK is raised to the hard limit first (anyone may);
- *    status->soft_limit_raised says so.
+ *  - With MCL_FUTURE asked for, RLIMIT_MEMLOCK is first set to unlimited where the process may
+ *    (CAP_SYS_RESOURCE): status->limit_lifted says so. Without CAP_IPC_LOCK the soft limit is then
+ *    raised to the hard limit (anyone may): status->soft_limit_raised says so.
  *  - MCL_FUTURE is withheld under a finite RLIMIT_MEMLOCK without CAP_IPC_LOCK, because later
  *    mmap()/brk()/pthread_create() would fail at random places once the limit is reached;
- *    status->future_withheld says so and current pages are still locked.
- *  - A child made by fork() (or daemon()) locks itself again; the crate's locks end at fork().
+ *    status->future_withheld says so and current pages are still locked. Where only future was
+ *    asked for, nothing is left to lock: DMLOCK_ERR_FUTURE_WITHHELD (-ECANCELED), no syscall made.
+ *    With CAP_IPC_LOCK it is kept, and status->future_needs_cap says the limit is finite.
+ *  - A child made by fork() (or daemon()) locks itself again; the crate's locks end at fork(). The
+ *    child locks its current pages with MCL_CURRENT|MCL_ONFAULT (locked where they are, so the
+ *    parent's memory is not copied), then sets MCL_FUTURE on its own if the parent had it.
  *  - EPERM means "RLIMIT_MEMLOCK is 0 and no CAP_IPC_LOCK", and the status carries the numbers.
  *  - DMLOCK_UNSUPPORTED means mlockall(2) answered ENOSYS (a seccomp filter without @memlock, or
  *    a kernel without it), and dmlock_status_failure_errno() returns that ENOSYS where the
- *    crate's failure_errno() says None.
+ *    crate's failure_errno() says None; dmlock_strerror() words it "unsupported: ...".
+ *  - struct dmlock_status carries its size (set by the caller), so later fields can be added.
  */
 #ifndef DUENDE_MLOCK_H
 #define DUENDE_MLOCK_H
@@ -45,7 +54,8 @@ struct dmlock_config {
 	bool required; /* a failure is an error (negative return) instead of a DMLOCK_FAILED status */
 };
 
-/* The crate's defaults: current, future and required; not onfault. */
+/* The crate's defaults: current, future and required; not onfault. The same as
+ * DMLOCK_CONFIG_DEFAULT. */
 struct dmlock_config dmlock_config_default(void);
 
 enum dmlock_state {
@@ -72,7 +82,19 @@ enum {
 	DMLOCK_ERR_UNKNOWN = -EIO, /* any other errno, kept in status->error */
 };
 
+/*
+ * The outcome of a lock call. The caller allocates it and sets size first: a later version of
+ * the library adds fields at the end, and writes and reads only the first size bytes, so a
+ * program built against this header keeps working with it.
+ *
+ *	struct dmlock_status st = DMLOCK_STATUS_INIT;
+ *
+ * size 0 (a zeroed struct, or one made by hand with designated initializers) stands for
+ * sizeof(struct dmlock_status) of this header's version, 1.0. A size smaller than the fields up
+ * to vm_size is no status: the lock calls return DMLOCK_ERR_INVALID_ARGUMENT without locking.
+ */
 struct dmlock_status {
+	size_t size;               /* set by the caller: sizeof(struct dmlock_status), or 0 */
 	enum dmlock_state state;
 	size_t bytes_locked;       /* VmLck after the call */
 	int error;                 /* positive errno of a failure, 0 when locked */
@@ -85,7 +107,19 @@ struct dmlock_status {
 	unsigned long long memlock_soft; /* RLIMIT_MEMLOCK when locking; ~0ULL = unlimited */
 	unsigned long long memlock_hard;
 	unsigned long long vm_size; /* VmSize after the call, bytes */
+	bool limit_lifted;          /* RLIMIT_MEMLOCK set to unlimited first (CAP_SYS_RESOURCE) */
+	bool future_needs_cap;      /* MCL_FUTURE kept under a finite limit on CAP_IPC_LOCK alone:
+				     * dropping the capability later makes new mappings fail */
 };
+
+#define DMLOCK_STATUS_INIT { .size = sizeof(struct dmlock_status) }
+
+/*
+ * The start of every config: dmlock_config_default(), or this initializer, then change what
+ * differs. A designated initializer alone ({ .onfault = true }) leaves current, future and
+ * required false, which asks for nothing.
+ */
+#define DMLOCK_CONFIG_DEFAULT { .current = true, .future = true, .onfault = false, .required = true }
 
 /* dmlock_lock_with_config(&dmlock_config_default(), status). */
 int dmlock_lock_all(struct dmlock_status *status);
@@ -125,9 +159,10 @@ const char *dmlock_strerror(int error);
 
 /*
  * Format status as one line, the same words as the shim's status line (without the
- * "duende-mlock: " prefix). Returns the length it needed, as snprintf() does, or -EINVAL (buf
- * untouched) when status is NULL or no status at all: a state other than the three, or
- * DMLOCK_FAILED without an errno. A status made by hand needs only state and error.
+ * "duende-mlock: " prefix), the limit lift and MCL_FUTURE's reliance on CAP_IPC_LOCK included.
+ * Returns the length it needed, as snprintf() does, or -EINVAL (buf untouched) when status is
+ * NULL or no status at all: a state other than the three, DMLOCK_FAILED without an errno, or a
+ * size too small. A status made by hand needs only state and error.
  */
 int dmlock_status_format(const struct dmlock_status *status, char *buf, size_t size);
 

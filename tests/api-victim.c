@@ -5,7 +5,7 @@
  * says is printed next to VmLck read from /proc by this program's own code, so a test can tell
  * the library's word from the kernel's.
  *
- *   api-victim default-config | helpers | format | strerror | unlock
+ *   api-victim default-config | helpers | format | strerror | unlock | old-struct | tiny-struct
  *   api-victim lock SPEC [STEP...]
  *
  * SPEC: "all" calls dmlock_lock_all(); otherwise the letters c, f, o, r set current, future,
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -261,6 +262,7 @@ static int cmd_lock(int argc, char **argv)
 	int r;
 
 	memset(&st, 0xa5, sizeof(st)); /* garbage the library must overwrite */
+	st.size = sizeof(st);
 	for (const char *p = all ? spec + 3 : spec; !null_config && *p; p++) {
 		switch (*p) {
 		case 'c':
@@ -312,8 +314,12 @@ static void cmd_default_config(void)
 {
 	struct dmlock_config c = dmlock_config_default();
 
+	struct dmlock_config m = DMLOCK_CONFIG_DEFAULT;
+
 	printf("cfg_current=%d\ncfg_future=%d\ncfg_onfault=%d\ncfg_required=%d\n", c.current,
 	       c.future, c.onfault, c.required);
+	printf("macro_same=%d\n", m.current == c.current && m.future == c.future &&
+					   m.onfault == c.onfault && m.required == c.required);
 }
 
 /* The crate's MlockStatus values, made by hand as its tests make them. The failure carries VmLck
@@ -351,6 +357,26 @@ static void cmd_format(void)
 		.future_withheld = true,
 		.vm_size = 4194304,
 	};
+	const struct dmlock_status lifted = {
+		.state = DMLOCK_LOCKED,
+		.bytes_locked = 1048576,
+		.flags_requested = MCL_CURRENT | MCL_FUTURE,
+		.flags_used = MCL_CURRENT | MCL_FUTURE,
+		.memlock_soft = ~0ULL,
+		.memlock_hard = ~0ULL,
+		.limit_lifted = true,
+	};
+	const struct dmlock_status needs_cap = {
+		.size = sizeof(struct dmlock_status),
+		.state = DMLOCK_LOCKED,
+		.bytes_locked = 1048576,
+		.flags_requested = MCL_CURRENT | MCL_FUTURE,
+		.flags_used = MCL_CURRENT | MCL_FUTURE,
+		.cap_ipc_lock = true,
+		.memlock_soft = 8388608,
+		.memlock_hard = 8388608,
+		.future_needs_cap = true,
+	};
 	const struct dmlock_status failed12 = { .state = DMLOCK_FAILED, .error = ENOMEM };
 	const struct dmlock_status failed42 = { .state = DMLOCK_FAILED, .error = 42 };
 	const struct dmlock_status zero = { 0 };
@@ -359,6 +385,8 @@ static void cmd_format(void)
 
 	print_format("full_locked", &locked);
 	print_format("full_eperm", &eperm);
+	print_format("lifted", &lifted);
+	print_format("needs_cap", &needs_cap);
 	print_format("hand_locked", &hand_locked);
 	print_format("hand_failed12", &failed12);
 	print_format("hand_failed42", &failed42);
@@ -372,6 +400,51 @@ static void cmd_format(void)
 	printf("len_small=%d\n", n);
 	printf("small_terminated=%d\n", memchr(small, '\0', sizeof(small)) == small + 15);
 	printf("small=%s\n", small);
+}
+
+/*
+ * A program built against an older, smaller struct dmlock_status: its size says so, and the
+ * library writes nothing past it (the canary after it stays) and reads nothing past it.
+ */
+#define OLD_SIZE (offsetof(struct dmlock_status, vm_size) + sizeof(unsigned long long))
+
+static void cmd_old_struct(void)
+{
+	union {
+		struct dmlock_status st;
+		unsigned char bytes[sizeof(struct dmlock_status) + 32];
+	} u;
+	bool intact = true;
+	int r;
+
+	memset(u.bytes, 0x5a, sizeof(u.bytes));
+	u.st.size = OLD_SIZE;
+	r = dmlock_lock_all(&u.st);
+	for (size_t i = OLD_SIZE; i < sizeof(u.bytes); i++)
+		intact = intact && u.bytes[i] == 0x5a;
+	printf("rc=%d\nold_size=%zu\nnew_size=%zu\n", r, (size_t)OLD_SIZE,
+	       sizeof(struct dmlock_status));
+	printf("size_kept=%d\ncanary_intact=%d\n", u.st.size == OLD_SIZE, intact);
+	printf("state_name=%s\nbytes_locked=%zu\n", state_name(u.st.state), u.st.bytes_locked);
+	printf("is_locked=%d\n", dmlock_status_is_locked(&u.st));
+	print_format("line", &u.st);
+	print_now("after");
+}
+
+/* A size too small to hold a status: refused, nothing locked, nothing written. */
+static void cmd_tiny_struct(void)
+{
+	struct dmlock_status st;
+	unsigned char before[sizeof(st)];
+
+	memset(&st, 0x5a, sizeof(st));
+	st.size = sizeof(size_t);
+	memcpy(before, &st, sizeof(st));
+	printf("rc=%d\n", dmlock_lock_all(&st));
+	printf("untouched=%d\n", memcmp(before, &st, sizeof(st)) == 0);
+	printf("is_locked=%d\n", dmlock_status_is_locked(&st));
+	print_format("line", &st);
+	print_now("after");
 }
 
 static void cmd_strerror(void)
@@ -402,6 +475,8 @@ int main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : "lock";
 
 	printf("main_ran=1\n");
+	/* No program interpreter: linked with -static. */
+	printf("static_exe=%d\n", getauxval(AT_BASE) == 0);
 	printf("ctor_vm_lck=%lld\n", ctor_vm_lck);
 	printf("const_permission_denied=%d\n", DMLOCK_ERR_PERMISSION_DENIED);
 	printf("const_resource_limit=%d\n", DMLOCK_ERR_RESOURCE_LIMIT);
@@ -426,6 +501,10 @@ int main(int argc, char **argv)
 		cmd_format();
 	} else if (strcmp(cmd, "strerror") == 0) {
 		cmd_strerror();
+	} else if (strcmp(cmd, "old-struct") == 0) {
+		cmd_old_struct();
+	} else if (strcmp(cmd, "tiny-struct") == 0) {
+		cmd_tiny_struct();
 	} else if (strcmp(cmd, "unlock") == 0) {
 		print_now("before");
 		printf("unlock_rc=%d\n", dmlock_unlock_all());

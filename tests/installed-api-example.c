@@ -27,7 +27,7 @@ static void print_library(void)
 
 int main(void)
 {
-	struct dmlock_status st;
+	struct dmlock_status st = DMLOCK_STATUS_INIT;
 	char line[1024];
 	int before = dmlock_is_locked();
 	int r = dmlock_lock_all(&st);

@@ -74,6 +74,7 @@ START_TEST(test_config_default)
 	ASSERT_KV(&r, "cfg_future", ==, 1);
 	ASSERT_KV(&r, "cfg_onfault", ==, 0);
 	ASSERT_KV(&r, "cfg_required", ==, 1);
+	ASSERT_KV(&r, "macro_same", ==, 1);
 	victim_result_free(&r);
 
 	/* dmlock_lock_all() is the default config: it asks for MCL_CURRENT | MCL_FUTURE. */
@@ -348,6 +349,11 @@ START_TEST(test_status_format_words)
 
 	ASSERT_HAS(kv(&r, "hand_locked"), "locked 1024 bytes");
 
+	/* The shim's words for the limit lift and for MCL_FUTURE kept on the capability alone. */
+	ASSERT_HAS(kv(&r, "lifted"), "; RLIMIT_MEMLOCK lifted to unlimited");
+	ASSERT_HAS(kv(&r, "needs_cap"), "; MCL_FUTURE relies on CAP_IPC_LOCK");
+	ASSERT_LACKS(kv(&r, "full_locked"), "lifted");
+
 	/* status.rs test_display_failed: Failed { errno: 12 }. */
 	line = kv(&r, "hand_failed12");
 	ASSERT_HAS(line, "failed");
@@ -369,6 +375,62 @@ START_TEST(test_status_format_words)
 	/* A status no call made (all zero) is refused rather than shown as "locked 0 bytes". */
 	ASSERT_KV(&r, "zero_rc", ==, -EINVAL);
 	ck_assert_str_eq(kv(&r, "zero"), "(untouched)");
+	victim_result_free(&r);
+}
+END_TEST
+
+/*
+ * A program linked against libduende_mlock.a (-static where the toolchain can) locks and
+ * reports: the archive is how a static program, which nothing can preload, gets locked.
+ */
+START_TEST(test_static_consumer)
+{
+	const char *exe = getenv("DM_TEST_API_VICTIM_STATIC"), *fully;
+	struct victim_opts o = { 0 };
+	struct victim_result r;
+
+	ck_assert_msg(exe && exe[0], "DM_TEST_API_VICTIM_STATIC is not set (run through meson test)");
+	fully = getenv("DM_TEST_API_VICTIM_STATIC_FULLY");
+	o.argv = (const char *const[]){ exe, "lock", "all", NULL };
+	run(&o, &r);
+	if (fully && strcmp(fully, "1") == 0)
+		ASSERT_KV(&r, "static_exe", ==, 1);
+	else
+		fprintf(stderr, "no -static here (sanitizers?): the archive linked into a dynamic "
+				"program instead\n");
+	ASSERT_KV(&r, "rc", ==, 0);
+	ck_assert_str_eq(kv(&r, "state_name"), "LOCKED");
+	ck_assert_int_ge(kv_get(r.out, "after_vm_lck"), kv_get(r.out, "bytes_locked"));
+	ck_assert_int_gt(kv_get(r.out, "bytes_locked"), 0);
+	ASSERT_HAS(kv(&r, "line"), "locked ");
+	victim_result_free(&r);
+}
+END_TEST
+
+/* struct dmlock_status grows at its end: a program built with a smaller one keeps working. */
+START_TEST(test_status_older_smaller_struct)
+{
+	struct victim_opts o = { .argv = API("old-struct") };
+	struct victim_result r;
+
+	run(&o, &r);
+	ck_assert_int_lt(kv_get(r.out, "old_size"), kv_get(r.out, "new_size"));
+	ASSERT_KV(&r, "rc", ==, 0);
+	ASSERT_KV(&r, "size_kept", ==, 1);
+	ASSERT_KV(&r, "canary_intact", ==, 1);
+	ck_assert_str_eq(kv(&r, "state_name"), "LOCKED");
+	ASSERT_KV(&r, "is_locked", ==, 1);
+	ASSERT_HAS(kv(&r, "line"), "locked ");
+	ck_assert_int_gt(kv_get(r.out, "after_vm_lck"), 0);
+	victim_result_free(&r);
+
+	o.argv = API("tiny-struct");
+	run(&o, &r);
+	ASSERT_KV(&r, "rc", ==, -EINVAL);
+	ASSERT_KV(&r, "untouched", ==, 1);
+	ASSERT_KV(&r, "is_locked", ==, 0);
+	ASSERT_KV(&r, "line_rc", ==, -EINVAL);
+	ASSERT_KV(&r, "after_vm_lck", ==, 0);
 	victim_result_free(&r);
 }
 END_TEST
@@ -792,6 +854,8 @@ Suite *test_suite(void)
 		T(test_status_helpers_on_null),
 		T(test_status_format_words),
 		T(test_status_format_truncates_like_snprintf),
+		T(test_status_older_smaller_struct),
+		T(test_static_consumer),
 		T(test_strerror_words),
 		T(test_error_codes_are_negative_errno),
 		T(test_success),
