@@ -322,8 +322,8 @@ struct dm_guard {
 };
 DM_HIDDEN extern struct dm_guard dm_guard;
 
-/* Where later lines of this process go, and under which name (before dm_lock()). */
-DM_HIDDEN void dm_guard_note(enum dm_log_target log, const char *name);
+/* Where later lines of this process go, under which name, and whether frees stay locked. */
+DM_HIDDEN void dm_guard_note(enum dm_log_target log, const char *name, bool keep_freed);
 /* CAP_IPC_LOCK effective now, or RLIMIT_MEMLOCK infinite: MCL_FUTURE cannot fail a mapping. */
 DM_HIDDEN bool dm_future_safe(void);
 /* Lock again what was locked with flags: present pages where they are, then MCL_FUTURE. */

@@ -58,9 +58,10 @@ bool dm_has_ipc_lock(void)
 	return in_initial_userns();
 }
 
-void dm_guard_note(enum dm_log_target log, const char *name)
+void dm_guard_note(enum dm_log_target log, const char *name, bool keep_freed)
 {
 	dm_guard.log = log;
+	dm_guard.keep_freed = keep_freed;
 	dm_escape(dm_guard.name, sizeof(dm_guard.name), name ? name : "", 48);
 }
 

@@ -637,11 +637,13 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
 	const char *name = dm_self_name(self);
 	int r;
 
-	dm_guard_note(target, name);
+	dm_guard_note(target, name, s->profile == DM_PROFILE_SWAP_SERVER);
 	r = dm_lock(&(struct dm_lock_request){ .current = s->current,
 					       .future = s->future,
 					       .onfault = s->onfault },
 		    &res);
+	/* The setuid wrappers (guard.c) handle a later drop of the capability. */
+	res.future_needs_cap = false;
 	dm_status_format(line, sizeof(line), name, dm_self_exe_name(self), getpid(), &res);
 	dm_log(target, r < 0 ? LOG_ERR : LOG_INFO, "%s", line);
 	if (r < 0 && s->required) {
@@ -661,6 +663,9 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
  * of stack the constructor reaches below what ld.so already touched is one more page fault in
  * every process the library loads into (scripts/bench counts them).
  */
+/* Set in the environment of a locked process for the programs it execs (see below). */
+static const char inherited_env[] = "DUENDE_MLOCK_INHERITED";
+
 static __attribute__((noinline)) void decide_with_file(struct dm_settings *s,
 							struct dm_self *self, bool preload,
 							bool from_env)
@@ -702,8 +707,20 @@ static __attribute__((noinline)) void decide_with_file(struct dm_settings *s,
 	if (another_copy_acts())
 		return;
 	log_diags(target, &dec.diag);
+	/*
+	 * Programs this one execs inherit LD_PRELOAD and are locked too (propagate): a swap server
+	 * waits on the helpers it runs, and a helper paged out to the swap it serves stalls it as
+	 * surely as its own pages would. But `required` belongs to the program that was named: a
+	 * helper that was merely inherited and cannot lock runs unlocked, and never exits 71 because
+	 * its parent was locked. Named means matched by the allow-list, or, with none, started with
+	 * the library in LD_PRELOAD by someone other than a locked process.
+	 */
+	if (preload && !s->n_programs && secure_getenv(inherited_env))
+		s->required = false;
 	if (!s->propagate)
 		drop_from_ld_preload();
+	else if (preload)
+		setenv(inherited_env, "1", 1);
 	lock_and_report(s, target, self);
 }
 

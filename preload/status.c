@@ -191,14 +191,16 @@ size_t dm_status_format(char *buf, size_t size, const char *program, const char 
 {
 	struct out o = { buf, size, 0 };
 	char flags[64], soft[32], hard[32], name[96];
+	bool shortfall = false;
 
 	buf[0] = '\0';
+	/* Names capped so that a line with nothing to report fits in 160 characters. */
 	if (program) {
-		dm_escape(name, sizeof(name), program, 64);
+		dm_escape(name, sizeof(name), program, 32);
 		put(&o, "%s[%d]", name, (int)pid);
 		/* Called by a symlink's name: the executable it runs, once, beside it. */
 		if (exe) {
-			dm_escape(name, sizeof(name), exe, 64);
+			dm_escape(name, sizeof(name), exe, 40);
 			put(&o, " (executable %s)", name);
 		}
 		put(&o, ": ");
@@ -231,22 +233,33 @@ size_t dm_status_format(char *buf, size_t size, const char *program, const char 
 		if (remedy)
 			put(&o, "; fix: %s", remedy);
 	}
-	if (res->future_withheld && !res->err)
+	/*
+	 * When everything asked for was done the line stays within 160 characters; each shortfall
+	 * adds one clause, and the line then points to doctor, which explains it and its remedy.
+	 * MCL_FUTURE kept on CAP_IPC_LOCK alone is one for a program that locked itself through the
+	 * API; the preload object clears future_needs_cap, as its setuid wrappers handle the drop
+	 * of the capability (preload/guard.c).
+	 */
+	if (res->future_withheld && !res->err) {
 		put(&o, "; MCL_FUTURE withheld: RLIMIT_MEMLOCK is finite (soft %s hard %s bytes) and"
-			" CAP_IPC_LOCK is missing, so later mmap/brk/thread stacks would fail at the"
-			" limit; later memory is not locked (LimitMEMLOCK=infinity or CAP_IPC_LOCK"
-			" locks it too)",
+			" CAP_IPC_LOCK is missing, later memory is not locked",
 		    soft, hard);
-	if (res->future_needs_cap && !res->err)
-		put(&o, "; MCL_FUTURE relies on CAP_IPC_LOCK: RLIMIT_MEMLOCK is finite (soft %s bytes),"
-			" so if the program drops CAP_IPC_LOCK later its new mappings fail at that limit"
-			" (LimitMEMLOCK=infinity avoids it)",
+		shortfall = true;
+	}
+	if (res->future_needs_cap && !res->err) {
+		put(&o, "; MCL_FUTURE relies on CAP_IPC_LOCK: RLIMIT_MEMLOCK is finite (soft %s bytes)",
 		    soft);
+		shortfall = true;
+	}
 	if (res->limit_lifted && !res->err)
 		put(&o, "; RLIMIT_MEMLOCK lifted to unlimited");
-	if (res->onfault_fallback)
+	if (res->onfault_fallback) {
 		put(&o, "; MCL_ONFAULT refused by this kernel (before 4.4), retried without it");
+		shortfall = true;
+	}
 	if (res->soft_raised)
 		put(&o, "; soft RLIMIT_MEMLOCK raised to the hard limit");
+	if (shortfall)
+		put(&o, "; see duende-mlock doctor");
 	return o.n;
 }

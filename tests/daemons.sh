@@ -207,7 +207,7 @@ case_nginx() { # condition shim
 		return 1
 	fi
 	# Debian's usual settings: compressed responses, which the workers allocate for.
-	if ! curl -s --max-time 5 --compressed "http://127.0.0.1:$port/big.txt" |
+	if ! curl -s --max-time 20 --compressed "http://127.0.0.1:$port/big.txt" |
 		cmp -s - "$dir/www/big.txt"; then
 		detail="index served, but not big.txt compressed"
 		return 1

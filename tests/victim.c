@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -339,6 +340,15 @@ int main(int argc, char **argv)
 		}
 		printf("daemon_pid=%d\n", getpid());
 		print_status("daemon_");
+	} else if (strcmp(cmd, "exec-nolimit") == 0 && argc > 2) {
+		/* Exec a helper that cannot lock at all: RLIMIT_MEMLOCK 0 (EPERM without the cap). */
+		struct rlimit zero = { 0, 0 };
+
+		setrlimit(RLIMIT_MEMLOCK, &zero);
+		fflush(stdout);
+		execv("/proc/self/exe", argv + 2);
+		printf("exec_errno=%d\n", errno);
+		return 5;
 	} else if (strcmp(cmd, "exec") == 0 && argc > 2) {
 		fflush(stdout);
 		execv("/proc/self/exe", argv + 2);
