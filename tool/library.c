@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,30 +23,73 @@
 
 #define LOAD_PROBE "/bin/true"
 
+extern char **environ;
+
+/*
+ * The probe's environment: this one, with the library after any LD_PRELOAD already there (a
+ * sanitizer runtime must stay first), less the DUENDE_MLOCK_ settings, plus an allow-list that
+ * names no real program.
+ */
+static char **probe_env(const char *lib)
+{
+	static const char programs[] = "DUENDE_MLOCK_PROGRAMS=duende-mlock-load-check";
+	static const char config[] = "DUENDE_MLOCK_CONFIG=/nonexistent";
+	const char *old = getenv("LD_PRELOAD");
+	size_t n = 0, i = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 4, sizeof(*env));
+	if (!env)
+		return NULL;
+	if (asprintf(&env[i], "LD_PRELOAD=%s%s%s", old && old[0] ? old : "",
+		     old && old[0] ? ":" : "", lib) < 0) {
+		free(env);
+		return NULL;
+	}
+	i++;
+	env[i++] = (char *)programs;
+	env[i++] = (char *)config;
+	for (size_t k = 0; k < n; k++)
+		if (strncmp(environ[k], "LD_PRELOAD=", 11) != 0 &&
+		    strncmp(environ[k], "DUENDE_MLOCK_", 13) != 0)
+			env[i++] = environ[k];
+	env[i] = NULL;
+	return env;
+}
+
 int tool_library_loads(const char *lib, char *why, size_t size)
 {
-	char env_preload[PATH_MAX + 16], out[1024];
+	char out[2048], marker[PATH_MAX + 64];
 	char *const argv[] = { (char *)LOAD_PROBE, NULL };
-	char *const envp[] = { env_preload, (char *)"DUENDE_MLOCK_PROGRAMS=duende-mlock-load-check",
-			       (char *)"DUENDE_MLOCK_CONFIG=/nonexistent", NULL };
 	posix_spawn_file_actions_t fa;
 	size_t len = 0;
 	int pipefd[2], status, r;
+	char **envp;
 	pid_t pid;
 	ssize_t n;
 
 	why[0] = '\0';
 	if (access(LOAD_PROBE, X_OK) < 0)
 		return 0; /* nothing to ask the loader with: the caller's access() check stands */
-	snprintf(env_preload, sizeof(env_preload), "LD_PRELOAD=%s", lib);
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
+	envp = probe_env(lib);
+	if (!envp)
+		return -ENOMEM;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		r = -errno;
+		free(envp[0]);
+		free(envp);
+		return r;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
 	r = posix_spawn(&pid, LOAD_PROBE, &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
+	free(envp[0]);
+	free(envp);
 	close(pipefd[1]);
 	if (r != 0) {
 		close(pipefd[0]);
@@ -65,10 +109,11 @@ int tool_library_loads(const char *lib, char *why, size_t size)
 		;
 	/*
 	 * ld.so: "ERROR: ld.so: object 'X' from LD_PRELOAD cannot be preloaded (REASON): ignored."
-	 * (elf/rtld.c). Lines "from /etc/ld.so.preload" are about the machine's own list.
+	 * (elf/rtld.c), X as given. Lines about other objects (another LD_PRELOAD entry, the
+	 * machine's /etc/ld.so.preload) are not about this library.
 	 */
+	snprintf(marker, sizeof(marker), "'%s' from LD_PRELOAD cannot be preloaded (", lib);
 	{
-		static const char marker[] = " from LD_PRELOAD cannot be preloaded (";
 		const char *p = strstr(out, marker), *end;
 
 		if (p) {
@@ -80,9 +125,14 @@ int tool_library_loads(const char *lib, char *why, size_t size)
 			return -ENOEXEC;
 		}
 	}
+	/* Loaded, and then the program could not run: a missing symbol, a crash in a constructor. */
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		snprintf(why, size, "%s under LD_PRELOAD=it did not run: %s", LOAD_PROBE,
-			 WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exit status not 0");
+		if (WIFSIGNALED(status))
+			snprintf(why, size, "%s under it was killed by %s", LOAD_PROBE,
+				 strsignal(WTERMSIG(status)));
+		else
+			snprintf(why, size, "%s under it exited %d: %.*s", LOAD_PROBE,
+				 WEXITSTATUS(status), (int)strcspn(out, "\n"), out);
 		return -ENOEXEC;
 	}
 	return 0;
