@@ -1060,6 +1060,38 @@ START_TEST(test_check_config_good)
 }
 END_TEST
 
+/* A profile and a program's section, with the layer each value came from. */
+START_TEST(test_check_config_program_section)
+{
+	struct victim_result r;
+	const char *path;
+
+	tool();
+	path = write_config("section.conf",
+			    "programs = {sshd}\nonfault = true\n"
+			    "program \"nbd-server\" {\n\tprofile = swap-server\n\trequired = true\n}\n",
+			    0644);
+	run_tool(TOOL("check-config", "--program", "/usr/sbin/nbd-server", path),
+		 ENV(env_library, "DUENDE_MLOCK_PROPAGATE=0"), &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, "# /usr/sbin/nbd-server: named by the programs list\n");
+	ASSERT_HAS(r.out, "profile   = swap-server  # file, the program's section\n");
+	ASSERT_HAS(r.out, "current   = true    # profile swap-server\n");
+	ASSERT_HAS(r.out, "onfault   = true    # file\n");
+	ASSERT_HAS(r.out, "required  = true    # file, the program's section\n");
+	ASSERT_HAS(r.out, "propagate = false   # environment DUENDE_MLOCK_PROPAGATE\n");
+	ASSERT_HAS(r.out, "programs  = {\"sshd\", \"nbd-server\"}  # file");
+	victim_result_free(&r);
+
+	/* Another program gets none of the section. */
+	run_tool(TOOL("check-config", "--program", "/usr/sbin/sshd", path), NULL, &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_HAS(r.out, "profile   = none    # default\n");
+	ASSERT_HAS(r.out, "required  = false   # default\n");
+	victim_result_free(&r);
+}
+END_TEST
+
 START_TEST(test_check_config_default_missing)
 {
 	struct victim_result r;
@@ -1554,6 +1586,7 @@ Suite *test_suite(void)
 	ADD(test_doctor_running_instance);
 	ADD(test_check_config_good);
 	ADD(test_check_config_default_missing);
+	ADD(test_check_config_program_section);
 	ADD(test_check_config_errors);
 	ADD(test_check_config_not_root_owned);
 	ADD(test_run_locks_victim);

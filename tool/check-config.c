@@ -13,13 +13,15 @@
 #include "tool.h"
 
 static const char check_usage[] =
-	"Usage: duende-mlock check-config [FILE]\n"
+	"Usage: duende-mlock check-config [--program PROGRAM] [FILE]\n"
 	"\n"
 	"Parse FILE (default: DUENDE_MLOCK_CONFIG, else " DM_CONFIG_PATH ") exactly as the\n"
 	"library does, then apply the DUENDE_MLOCK_* variables of this environment, and print the\n"
 	"effective settings and where each came from.\n"
 	"\n"
-	"  -h, --help       this text\n"
+	"  --program PROGRAM  the settings for PROGRAM (a name found in PATH, or a path): its\n"
+	"                     program section applies, and whether the list names it is said\n"
+	"  -h, --help         this text\n"
 	"\n"
 	"Exit status: 0 when the file is good (or the default file is absent), 1 when the library\n"
 	"would ignore it, 2 on usage errors.\n";
@@ -66,17 +68,22 @@ static void print_settings(const struct dm_settings *s)
 int tool_cmd_check_config(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "program", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dm_decision dec;
 	struct dm_settings s;
-	const char *path;
-	char esc[PATH_MAX];
+	struct dm_self self;
+	const char *path, *program = NULL;
+	char esc[PATH_MAX], found[PATH_MAX];
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'p':
+			program = optarg;
+			break;
 		case 'h':
 			fputs(check_usage, stdout);
 			return TOOL_EXIT_OK;
@@ -89,7 +96,12 @@ int tool_cmd_check_config(int argc, char **argv)
 	path = optind < argc ? argv[optind] : dm_config_path();
 	dm_escape(esc, sizeof(esc), path, PATH_MAX / 4);
 
-	dm_decide(&dec, path, NULL, &s);
+	if (program) {
+		if (tool_find_program(program, found, sizeof(found)) < 0)
+			snprintf(found, sizeof(found), "%s", program);
+		dm_self_of_program(&self, found);
+	}
+	dm_decide(&dec, path, program ? &self : NULL, &s);
 	tool_print_diags(&dec, "", "warning: ");
 
 	r = dec.load_r < 0 ? dec.load_r : dec.parse_r;
@@ -104,6 +116,14 @@ int tool_cmd_check_config(int argc, char **argv)
 		printf("# %s: the library ignores this file; these settings apply instead\n", esc);
 	} else {
 		printf("# %s: ok\n", esc);
+	}
+	if (program) {
+		dm_escape(esc, sizeof(esc), program, PATH_MAX / 4);
+		printf("# %s: %s\n", esc,
+		       !s.n_programs		      ? "no programs list: locked under LD_PRELOAD, not "
+							"system-wide" :
+		       dm_programs_match(&s, &self) ? "named by the programs list" :
+						      "not named by the programs list: left alone");
 	}
 	print_settings(&s);
 	return r < 0 ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
