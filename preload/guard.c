@@ -504,7 +504,17 @@ kernel:
 
 static SLOW int madvise_ours(void *addr, size_t len, int advice)
 {
-	int r = dm_real_madvise(addr, len, advice);
+	int r;
+
+	/*
+	 * In a locked process nearly every free is on locked memory: MADV_DONTNEED_LOCKED first
+	 * saves the system call the kernel would refuse. It acts as MADV_DONTNEED on memory that is
+	 * not locked; the program's own locks keep the kernel's answer.
+	 */
+	if (advice == MADV_DONTNEED && !dm_guard.keep_freed && !dm_guard.program_owns &&
+	    have_dontneed_locked() && !own_overlaps(addr, len))
+		return dm_real_madvise(addr, len, MADV_DONTNEED_LOCKED);
+	r = dm_real_madvise(addr, len, advice);
 
 	if (r == 0 || errno != EINVAL)
 		return r;
