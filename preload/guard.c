@@ -345,6 +345,9 @@ static bool own_overlaps(const void *addr, size_t len)
 	uintptr_t s = page_down(addr), e = page_up(addr, len);
 	bool hit;
 
+	/* Most programs lock nothing of their own: no lock taken on their frees. */
+	if (!own.n && !own.overflow)
+		return false;
 	own_lock();
 	hit = own.overflow;
 	for (unsigned i = 0; i < own.n && !hit; i++)
