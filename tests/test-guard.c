@@ -149,6 +149,27 @@ START_TEST(test_remove_on_locked_shared_memory)
 }
 END_TEST
 
+/*
+ * The swap-server profile: freed memory stays locked and resident (faulting it back in under
+ * memory pressure is the deadlock), so the free keeps the kernel's answer.
+ */
+START_TEST(test_swap_server_keeps_freed_memory)
+{
+	struct victim_opts o = { .argv = VICTIM("free", "16", "dontneed"),
+				 .preload = true,
+				 .env = ENV("DUENDE_MLOCK_PROFILE=swap-server") };
+	struct victim_result r;
+
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ck_assert_int_eq(kv_get(r.out, "madvise"), -1);
+	ck_assert_int_eq(kv_get(r.out, "madvise_errno"), EINVAL);
+	ck_assert_int_eq(kv_get(r.out, "zeroed"), 0);
+	ck_assert_int_ge(kv_get(r.out, "freed_resident"), 16 * HARNESS_MIB);
+	victim_result_free(&r);
+}
+END_TEST
+
 /* Memory the program locked itself keeps the kernel's answer (EINVAL), as without the library. */
 START_TEST(test_dontneed_on_programs_own_lock_refused)
 {
@@ -263,6 +284,7 @@ Suite *test_suite(void)
 		T(test_dontneed_on_locked_memory),
 		T(test_free_on_locked_memory),
 		T(test_remove_on_locked_shared_memory),
+		T(test_swap_server_keeps_freed_memory),
 		T(test_dontneed_on_programs_own_lock_refused),
 		T(test_programs_own_mlock_within_limit),
 		T(test_programs_munlockall_supersedes),
@@ -278,6 +300,7 @@ Suite *test_suite(void)
 		"dontneed_on_locked_memory",
 		"free_on_locked_memory",
 		"remove_on_locked_shared_memory",
+		"swap_server_keeps_freed_memory",
 		"dontneed_on_programs_own_lock_refused",
 		"programs_own_mlock_within_limit",
 		"programs_munlockall_supersedes",
