@@ -348,7 +348,16 @@ static bool own_overlaps(const void *addr, size_t len)
 	/* Most programs lock nothing of their own: no lock taken on their frees. */
 	if (!own.n && !own.overflow)
 		return false;
-	own_lock();
+	/*
+	 * madvise() is async-signal-safe, mlock() is not required to be: a free from a signal
+	 * handler that interrupted this thread's own mlock() would spin for ever on the lock that
+	 * mlock() holds. So the wait is bounded, and past it the range counts as the program's
+	 * own: the kernel's answer, as if the library had locked nothing there.
+	 */
+	for (unsigned spins = 0;
+	     atomic_flag_test_and_set_explicit(&own.busy, memory_order_acquire); spins++)
+		if (spins == 1u << 16)
+			return true;
 	hit = own.overflow;
 	for (unsigned i = 0; i < own.n && !hit; i++)
 		hit = own.r[i].start < e && s < own.r[i].end;
