@@ -278,6 +278,8 @@ DM_HIDDEN int dm_proc_mem_read(pid_t pid, struct dm_proc_mem *m);
 DM_HIDDEN int dm_proc_read_kb(const char *path, const char *key, uint64_t *bytes);
 /* The text of "Key:" in /proc/PID/status (pid 0: this process), e.g. CapEff, Seccomp. */
 DM_HIDDEN int dm_proc_status_text(pid_t pid, const char *key, char *buf, size_t size);
+/* The effective capability set (CapEff) as the process's own namespace shows it. */
+DM_HIDDEN int dm_proc_cap_eff(pid_t pid, uint64_t *caps);
 
 /* ---- lock.c ---- */
 

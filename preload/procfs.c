@@ -158,3 +158,27 @@ int dm_proc_mem_read(pid_t pid, struct dm_proc_mem *m)
 	/* Kernel threads have no Vm* lines: report zeros, not an error. */
 	return r == -ENODATA ? 0 : r;
 }
+
+int dm_proc_cap_eff(pid_t pid, uint64_t *caps)
+{
+	char text[32];
+	uint64_t v = 0;
+	int r = dm_proc_status_text(pid, "CapEff", text, sizeof(text));
+
+	if (r < 0)
+		return r;
+	/* 16 hex digits (fs/proc/array.c, render_cap_t). */
+	if (!text[0])
+		return -EINVAL;
+	for (const char *p = text; *p; p++) {
+		int d = *p >= '0' && *p <= '9' ? *p - '0' :
+			*p >= 'a' && *p <= 'f' ? *p - 'a' + 10 :
+						 -1;
+
+		if (d < 0 || v >> 60)
+			return -EINVAL;
+		v = v << 4 | (uint64_t)d;
+	}
+	*caps = v;
+	return 0;
+}

@@ -370,6 +370,32 @@ START_TEST(test_self_name)
 }
 END_TEST
 
+/* procfs.c's text reader and CapEff, against stdio's reading of the same file. */
+START_TEST(test_proc_status_fields)
+{
+	char line[256], text[64], seccomp[16] = "";
+	unsigned long long want = ~0ULL;
+	uint64_t caps;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "CapEff:", 7) == 0)
+			want = strtoull(line + 7, NULL, 16);
+		if (strncmp(line, "Seccomp:", 8) == 0)
+			sscanf(line + 8, "%15s", seccomp);
+	}
+	fclose(f);
+	ck_assert_int_eq(dm_proc_cap_eff(0, &caps), 0);
+	ck_assert_uint_eq(caps, want);
+	ck_assert_int_eq(dm_proc_status_text(0, "Seccomp", text, sizeof(text)), 0);
+	ck_assert_str_eq(text, seccomp);
+	ck_assert_int_eq(dm_proc_status_text(0, "NoSuchKey", text, sizeof(text)), -ENODATA);
+	ck_assert_int_eq(dm_proc_status_text(0, "Name", text, 3), 0);
+	ck_assert_uint_eq(strlen(text), 2);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("settings");
@@ -389,6 +415,7 @@ Suite *test_suite(void)
 		{ "decide_layers", test_decide_layers },
 		{ "program_sections", test_program_sections },
 		{ "self_name", test_self_name },
+		{ "proc_status_fields", test_proc_status_fields },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(*tests); i++) {

@@ -62,19 +62,9 @@ static void say(struct checks *c, enum level lv, const char *topic, const char *
 
 static uint64_t cap_eff(void)
 {
-	char line[256];
-	uint64_t caps = 0;
-	FILE *f = fopen("/proc/self/status", "re");
+	uint64_t caps;
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "CapEff:", 7) == 0) {
-			caps = strtoull(line + 7, NULL, 16);
-			break;
-		}
-	fclose(f);
-	return caps;
+	return dm_proc_cap_eff(0, &caps) == 0 ? caps : 0;
 }
 
 /* capable() checks the initial user namespace (kernel/capability.c). */

@@ -231,14 +231,9 @@ static void check_library(struct report *rep)
 
 static bool cap_eff_has_ipc_lock(void)
 {
-	char text[32], *end;
-	unsigned long long caps;
+	uint64_t caps;
 
-	if (dm_proc_status_text(0, "CapEff", text, sizeof(text)) < 0)
-		return false;
-	errno = 0;
-	caps = strtoull(text, &end, 16);
-	return !errno && end != text && (caps >> CAP_IPC_LOCK) & 1;
+	return dm_proc_cap_eff(0, &caps) == 0 && (caps >> CAP_IPC_LOCK) & 1;
 }
 
 /* Returns true when locking would fail for lack of permission or limit. */
