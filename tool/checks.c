@@ -92,13 +92,6 @@ static bool has_cap(int cap)
 	return init_ns && (cap_eff() >> cap) & 1;
 }
 
-static const char *limit_text(char *buf, size_t size, rlim_t v)
-{
-	if (v == RLIM_INFINITY)
-		return "unlimited";
-	return tool_human_bytes(buf, size, (uint64_t)v);
-}
-
 /* ---- what the program imports ---- */
 
 /* Calls that drop privileges: after them CAP_IPC_LOCK is gone (capabilities(7)). */
@@ -186,8 +179,8 @@ static void check_privilege_drop(struct checks *c, const char *esc, const struct
 		return;
 	}
 	getrlimit(RLIMIT_MEMLOCK, &rl);
-	limit_text(soft, sizeof(soft), rl.rlim_cur);
-	limit_text(hard, sizeof(hard), rl.rlim_max);
+	dm_limit_text(soft, sizeof(soft), rl.rlim_cur, true);
+	dm_limit_text(hard, sizeof(hard), rl.rlim_max, true);
 	if (rl.rlim_max == RLIM_INFINITY || has_cap(CAP_SYS_RESOURCE)) {
 		say(c, L_OK, "privileges", NULL,
 		    "%s can drop privileges (imports %s); harmless here: RLIMIT_MEMLOCK %s, "
@@ -322,7 +315,7 @@ static void check_lift(struct checks *c, int drops)
 	getrlimit(RLIMIT_MEMLOCK, &rl);
 	if (rl.rlim_max == RLIM_INFINITY || has_cap(CAP_SYS_RESOURCE))
 		return;
-	limit_text(hard, sizeof(hard), rl.rlim_max);
+	dm_limit_text(hard, sizeof(hard), rl.rlim_max, true);
 	if (dm_has_ipc_lock() && drops == 0)
 		say(c, L_INFO, "limit", NULL,
 		    "RLIMIT_MEMLOCK hard %s cannot be lifted (no CAP_SYS_RESOURCE): MCL_FUTURE "
