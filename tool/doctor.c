@@ -319,8 +319,7 @@ static void check_limits(struct report *rep, const struct target *t, const struc
 			"finite: locking fails once the program outgrows it",
 			soft, hard, est, basis);
 	if (s->future)
-		finding(rep, s->current ? L_WARN : L_FAIL, "limit",
-			"LimitMEMLOCK=infinity (systemd), ulimit -l unlimited, or CAP_IPC_LOCK",
+		finding(rep, s->current ? L_WARN : L_FAIL, "limit", dm_errno_remedy(ECANCELED),
 			"MCL_FUTURE will be withheld under a finite limit without CAP_IPC_LOCK: "
 			"memory mapped after start is not locked");
 }
