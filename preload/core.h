@@ -11,6 +11,7 @@
  *   procfs.c     reading /proc/PID/status (VmLck, VmSize, CapEff...) without stdio
  *   status.c     turning a lock result into one status line; errno names and remedies
  *   log.c        the one log helper: stderr, syslog or nothing, one write per line
+ *   profile.c    the swap-server profile's steps beyond the lock (IO_FLUSHER, RT class...)
  *
  * Every function returns 0 or a negative errno. None of them logs: problems are recorded in a
  * struct dm_diag and the face (constructor, API, tool) decides where they go.
@@ -336,6 +337,38 @@ DM_HIDDEN int dm_relock(int flags);
  */
 DM_HIDDEN int dm_sys_mlockall(int flags);
 DM_HIDDEN int dm_sys_munlockall(void);
+
+/* ---- profile.c: the swap-server profile's steps beyond the lock ---- */
+
+/* Defaults (vm/RESULTS.md); the system settings are doctor's to check, not the profile's. */
+#define DM_SWAP_SERVER_MIN_FREE_KBYTES 16384
+#define DM_SWAP_SERVER_WATERMARK_BOOST_FACTOR 0
+#define DM_SWAP_SERVER_RT_PRIORITY 50
+#define DM_SWAP_SERVER_OOM_SCORE_ADJ -1000
+#define DM_SWAP_SERVER_HEAP_MIB 16
+#define DM_SWAP_SERVER_STACK_KIB 256
+#define DM_SWAP_SERVER_THREAD_STACK_KIB 256
+
+struct dm_swap_server_params {
+	int rt_priority;   /* SCHED_FIFO priority; 0: the class is left alone */
+	int oom_score_adj; /* 0: left alone */
+	unsigned heap_mib, stack_kib, thread_stack_kib; /* 0: step off */
+};
+
+/* Each step: 0 done, 1 off, -errno not done. */
+struct dm_swap_server_result {
+	struct dm_swap_server_params params;
+	int io_flusher, oom, sched, heap, stack, thread_stack;
+};
+
+/* The profile's values, with the interim environment overrides (profile.c). */
+DM_HIDDEN void dm_swap_server_params(struct dm_swap_server_params *p);
+/* Take every step; locked: the process is locked, so fork children copy every page at once. */
+DM_HIDDEN void dm_swap_server_apply(const struct dm_swap_server_params *p, bool locked,
+				    struct dm_swap_server_result *r);
+/* "io_flusher done, oom_score_adj -1000 done, SCHED_FIFO 50 not done: EPERM, needs ...". */
+DM_HIDDEN size_t dm_swap_server_format(char *buf, size_t size,
+				       const struct dm_swap_server_result *r);
 
 /* ---- status.c ---- */
 

@@ -646,6 +646,15 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
 	res.future_needs_cap = false;
 	dm_status_format(line, sizeof(line), name, dm_self_exe_name(self), getpid(), &res);
 	dm_log(target, r < 0 ? LOG_ERR : LOG_INFO, "%s", line);
+	if (s->profile == DM_PROFILE_SWAP_SERVER) {
+		struct dm_swap_server_params p;
+		struct dm_swap_server_result ss;
+
+		dm_swap_server_params(&p);
+		dm_swap_server_apply(&p, r == 0, &ss);
+		dm_swap_server_format(line, sizeof(line), &ss);
+		dm_log(target, LOG_INFO, "swap-server profile: %s", line);
+	}
 	if (r < 0 && s->required) {
 		char esc[96];
 

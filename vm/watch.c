@@ -135,9 +135,19 @@ static void dump_tasks(void)
 
 		if (pid <= 1 || pid == getpid())
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+		/* Kernel threads by their flags (PF_KTHREAD): reading a task's cmdline takes its
+		 * mmap_lock, which a task stuck in reclaim may hold. */
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 		if (slurp(path) <= 0)
-			continue; /* a kernel thread */
+			continue;
+		{
+			char *p = strrchr(buf, ')');
+			unsigned long flags = 0;
+
+			if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %lu", &flags) != 1 ||
+			    (flags & 0x00200000))
+				continue;
+		}
 		snprintf(path, sizeof(path), "/proc/%d/status", pid);
 		if (slurp(path) > 0) {
 			say("=== pid %d\n", pid);
@@ -271,17 +281,18 @@ int main(int argc, char **argv)
 			say("watch: %s at t=%.0f: no progress for %.0f s; swap used %llu kB\n",
 			    stuck ? "STALL" : "TIMEOUT", t - t0, t - last,
 			    s.swap_total - s.swap_free);
-			dump_file("meminfo", "/proc/meminfo");
-			dump_tasks();
-			sysrq('w');
-			sysrq('l');
-			sleep(2);
+			/* The verdict first: the dump below may block on a stuck task's locks. */
 			if (stuck)
 				say("DM-RESULT: deadlocked after %.0f s, swap used %llu kB, pswpout %llu\n",
 				    t - t0, s.swap_total - s.swap_free, s.pswpout);
 			else
 				say("DM-RESULT: timeout %.0f s, swap used %llu kB\n", t - t0,
 				    s.swap_total - s.swap_free);
+			sysrq('w');
+			sysrq('l');
+			dump_file("meminfo", "/proc/meminfo");
+			dump_tasks();
+			say("DM-DUMPED\n");
 			return 0;
 		}
 	}

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * The swap-server profile's steps beyond the lock: what a preload can do so that a server whose
+ * device holds the machine's swap allocates nothing under pressure that reclaim must find by
+ * swapping to that same device. Each step is what scripts/vm-deadlock showed to matter, in a VM
+ * whose only swap a stock nbd-server serves (vm/RESULTS.md):
+ *
+ *   - PR_SET_IO_FLUSHER (PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE): the server's own reclaim issues
+ *     no I/O, so it never waits for a swap write that only it can complete. Without it, the
+ *     server's page faults reclaim into swap and wait on themselves (mempool_alloc in
+ *     __swap_writepage).
+ *   - a real-time class: the kernel's allocations on the server's behalf (socket buffers, page
+ *     cache) may go below the min watermark (ALLOC_HARDER for rt tasks in 6.1's
+ *     gfp_to_alloc_flags(), a quarter of min in __zone_watermark_ok()).
+ *   - bounded thread stacks: under MCL_FUTURE a new thread's stack is populated whole when glibc
+ *     mprotect()s it writable: 8 MiB of allocation under pressure for every thread a pool starts
+ *     (nbd-server's glib pool does, on demand).
+ *   - a heap reserve: one arena, no mmap'd chunks, no trimming, grown and touched now, so that
+ *     per-request mallocs never grow the heap (brk or an arena's mprotect, populated at once).
+ *   - the stack faulted in to a depth, so that deep calls under pressure find it resident.
+ *   - oom_score_adj: the OOM killer must not pick the server, whose death takes the swap with it.
+ *   - in fork children, every page copied at once (mlockall without MCL_ONFAULT): a copy-on-write
+ *     break is an allocation, and the server's fork child serves.
+ *
+ * The values are the profile's defaults below. Until the settings pipeline has keys for them they
+ * can be changed with environment variables read here with secure_getenv() (DUENDE_MLOCK_RT_PRIORITY,
+ * DUENDE_MLOCK_OOM_SCORE_ADJ, DUENDE_MLOCK_HEAP_RESERVE_MIB, DUENDE_MLOCK_STACK_KIB,
+ * DUENDE_MLOCK_THREAD_STACK_KIB); 0 turns a step off.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "core.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+static long env_long(const char *name, long dflt, long min, long max)
+{
+	const char *v = secure_getenv(name);
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return dflt;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || n < min || n > max)
+		return dflt;
+	return n;
+}
+
+void dm_swap_server_params(struct dm_swap_server_params *p)
+{
+	p->rt_priority = (int)env_long("DUENDE_MLOCK_RT_PRIORITY", DM_SWAP_SERVER_RT_PRIORITY, 0, 99);
+	p->oom_score_adj =
+		(int)env_long("DUENDE_MLOCK_OOM_SCORE_ADJ", DM_SWAP_SERVER_OOM_SCORE_ADJ, -1000, 0);
+	p->heap_mib = (unsigned)env_long("DUENDE_MLOCK_HEAP_RESERVE_MIB", DM_SWAP_SERVER_HEAP_MIB, 0,
+					 1024);
+	p->stack_kib = (unsigned)env_long("DUENDE_MLOCK_STACK_KIB", DM_SWAP_SERVER_STACK_KIB, 0,
+					  4096);
+	p->thread_stack_kib = (unsigned)env_long("DUENDE_MLOCK_THREAD_STACK_KIB",
+						 DM_SWAP_SERVER_THREAD_STACK_KIB, 0, 65536);
+}
+
+/* One arena, no chunk mmap'd on its own, nothing trimmed: the reserve stays in the heap. */
+static int heap_reserve(size_t bytes)
+{
+	char *p;
+
+	if (!mallopt(M_ARENA_MAX, 1) || !mallopt(M_MMAP_MAX, 0) ||
+	    !mallopt(M_TRIM_THRESHOLD, INT32_MAX) || !mallopt(M_TOP_PAD, (int)bytes))
+		return -EINVAL;
+	p = malloc(bytes);
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < bytes; i += 4096)
+		((volatile char *)p)[i] = 1;
+	free(p);
+	return 0;
+}
+
+/* Out of line and not inlined: the frame is below the constructor's. */
+static __attribute__((noinline)) void stack_touch(size_t bytes)
+{
+	volatile char *p = __builtin_alloca(bytes);
+
+	for (size_t i = 0; i < bytes; i += 4096)
+		p[i] = 0;
+}
+
+static int thread_stacks(size_t bytes)
+{
+	pthread_attr_t a;
+	int e;
+
+	e = pthread_attr_init(&a);
+	if (e)
+		return -e;
+	e = pthread_attr_setstacksize(&a, bytes);
+	if (!e)
+		e = pthread_setattr_default_np(&a);
+	pthread_attr_destroy(&a);
+	return -e;
+}
+
+static int oom_adjust(int v)
+{
+	char text[16];
+	int fd, n, r = 0;
+
+	n = snprintf(text, sizeof(text), "%d", v);
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, (size_t)n) != n)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* A fork child copies every page now: each copy-on-write break later is an allocation. */
+static void copy_in_child(void)
+{
+	int saved = errno;
+
+	/* After lock.c's handler, which relocked what it could (registered earlier, runs first). */
+	if (dm_guard.flags & MCL_CURRENT)
+		dm_sys_mlockall(MCL_CURRENT | (dm_guard.flags & MCL_FUTURE));
+	errno = saved;
+}
+
+static void register_copy_in_child(void)
+{
+	pthread_atfork(NULL, NULL, copy_in_child);
+}
+
+void dm_swap_server_apply(const struct dm_swap_server_params *p, bool locked,
+			  struct dm_swap_server_result *r)
+{
+	*r = (struct dm_swap_server_result){ .params = *p };
+	r->heap = p->heap_mib ? heap_reserve((size_t)p->heap_mib << 20) : 1;
+	if (p->stack_kib)
+		stack_touch((size_t)p->stack_kib << 10);
+	r->stack = p->stack_kib ? 0 : 1;
+	r->thread_stack = p->thread_stack_kib ? thread_stacks((size_t)p->thread_stack_kib << 10) : 1;
+	r->io_flusher = prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) ? -errno : 0;
+	r->oom = p->oom_score_adj ? oom_adjust(p->oom_score_adj) : 1;
+	if (p->rt_priority) {
+		struct sched_param sp = { .sched_priority = p->rt_priority };
+
+		r->sched = sched_setscheduler(0, SCHED_FIFO, &sp) ? -errno : 0;
+	} else {
+		r->sched = 1;
+	}
+	if (locked) {
+		static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+		pthread_once(&once, register_copy_in_child);
+	}
+}
+
+static size_t step(char *buf, size_t size, size_t n, const char *what, int r, const char *needs)
+{
+	int w;
+
+	if (n >= size)
+		return n;
+	if (r == 1)
+		w = snprintf(buf + n, size - n, "%s%s off", n ? ", " : "", what);
+	else if (r == 0)
+		w = snprintf(buf + n, size - n, "%s%s done", n ? ", " : "", what);
+	else
+		w = snprintf(buf + n, size - n, "%s%s not done: %s%s%s", n ? ", " : "", what,
+			     strerror(-r), needs && (r == -EPERM || r == -EACCES) ? ", needs " : "",
+			     needs && (r == -EPERM || r == -EACCES) ? needs : "");
+	return w < 0 ? n : n + (size_t)w;
+}
+
+size_t dm_swap_server_format(char *buf, size_t size, const struct dm_swap_server_result *r)
+{
+	char what[64];
+	size_t n = 0;
+
+	if (size)
+		buf[0] = '\0';
+	n = step(buf, size, n, "io_flusher", r->io_flusher, "CAP_SYS_RESOURCE");
+	snprintf(what, sizeof(what), "oom_score_adj %d", r->params.oom_score_adj);
+	n = step(buf, size, n, what, r->oom, "CAP_SYS_RESOURCE");
+	snprintf(what, sizeof(what), "SCHED_FIFO %d", r->params.rt_priority);
+	n = step(buf, size, n, what, r->sched, "CAP_SYS_NICE or RLIMIT_RTPRIO");
+	snprintf(what, sizeof(what), "heap reserve %u MiB", r->params.heap_mib);
+	n = step(buf, size, n, what, r->heap, NULL);
+	snprintf(what, sizeof(what), "stack %u KiB", r->params.stack_kib);
+	n = step(buf, size, n, what, r->stack, NULL);
+	snprintf(what, sizeof(what), "thread stacks %u KiB", r->params.thread_stack_kib);
+	n = step(buf, size, n, what, r->thread_stack, NULL);
+	return n;
+}
