@@ -685,3 +685,59 @@ char *harness_syslog_drain(int fd)
 	}
 	return all;
 }
+
+/* ---- Suites ---------------------------------------------------------------------------------- */
+
+static const char *mount_ns_cases[64];
+
+static char swap_path[4300];
+
+/* Unchecked fixtures run in the runner process, so the swap file goes away even when a case
+ * fails. */
+static void swap_setup(void)
+{
+	char why[512];
+
+	ck_assert_msg(swap_on(swap_path, sizeof(swap_path), why, sizeof(why)), "%s", why);
+}
+
+static void swap_teardown(void)
+{
+	swap_off(swap_path);
+}
+
+Suite *harness_suite(const char *name, const struct harness_case *cases, size_t n)
+{
+	Suite *s = suite_create(name);
+	size_t ns = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *tc_name = cases[i].name;
+		unsigned tags = cases[i].tags;
+		TCase *tc;
+
+		if (strncmp(tc_name, "test_", 5) == 0)
+			tc_name += 5;
+		tc = tcase_create(tc_name);
+		if (tags & (CASE_REAL_MLOCKALL | CASE_MOUNT_NS))
+			tcase_set_tags(tc, (tags & CASE_REAL_MLOCKALL) && (tags & CASE_MOUNT_NS) ?
+						   "real-mlockall mount-ns" :
+					   tags & CASE_REAL_MLOCKALL ? "real-mlockall" :
+								       "mount-ns");
+		if (tags & CASE_MOUNT_NS) {
+			if (ns + 1 >= sizeof(mount_ns_cases) / sizeof(*mount_ns_cases))
+				abort();
+			mount_ns_cases[ns++] = tc_name;
+		}
+		if (tags & CASE_SWAP)
+			tcase_add_unchecked_fixture(tc, swap_setup, swap_teardown);
+		tcase_add_test(tc, cases[i].fn);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+const char *const *harness_mount_ns_cases(void)
+{
+	return mount_ns_cases[0] ? mount_ns_cases : NULL;
+}

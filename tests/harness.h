@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -103,12 +104,6 @@ enum {
 	HARNESS_NEEDS_MOUNT_NS = 1 << 2, /* a private mount namespace (not in a plain chroot) */
 };
 
-/*
- * Cases of an otherwise runnable binary that need a private mount namespace: a test-*.c file
- * may list their names (NULL-terminated) and tag them TAG_MOUNT_NS; where no private mount
- * namespace can be had, the runner leaves them out and prints why.
- */
-extern const char *const test_mount_ns_cases[] __attribute__((weak));
 
 bool harness_is_root(void);
 /*
@@ -122,9 +117,50 @@ bool harness_has_sys_resource(void);
 bool harness_in_ci(void);
 
 /* Each test binary defines test_suite(), and test_needs when it needs more than a victim. */
-typedef struct Suite Suite;
 Suite *test_suite(void);
 extern const unsigned test_needs;
+
+/*
+ * Every suite is a table of cases, one TCase per case, named after its function without the
+ * "test_" prefix:
+ *     const struct harness_case cases[] = {
+ *             CASE(test_default_locks_before_main, CASE_REAL_MLOCKALL),
+ *             CASE(test_config_default, 0),
+ *     };
+ *     return HARNESS_SUITE("api", cases);
+ */
+enum {
+	/*
+	 * It watches the kernel lock memory: Check tag "real-mlockall". An ASan build cannot run
+	 * it: ASan intercepts mlockall() and returns 0 without locking (compiler-rt,
+	 * MlockIsUnsupported), as a real MCL_CURRENT would fault in its terabytes of shadow.
+	 * scripts/test-sanitizers excludes the tag from the ASan run (CK_EXCLUDE_TAGS) and runs
+	 * every case, tagged or not, under UBSan.
+	 */
+	CASE_REAL_MLOCKALL = 1 << 0,
+	/*
+	 * It needs a private mount namespace: Check tag "mount-ns". Where none can be had, the
+	 * runner leaves it out and prints why.
+	 */
+	CASE_MOUNT_NS = 1 << 1,
+	/* It runs with a swap file switched on, off again afterwards even when it fails. */
+	CASE_SWAP = 1 << 2,
+};
+
+struct harness_case {
+	const char *name; /* the function's name; the TCase drops its "test_" */
+	const TTest *fn;
+	unsigned tags;    /* CASE_* */
+};
+
+#define CASE(fn, tags) { #fn, fn, (tags) }
+#define HARNESS_SUITE(name, cases) harness_suite((name), (cases), sizeof(cases) / sizeof(*(cases)))
+Suite *harness_suite(const char *name, const struct harness_case *cases, size_t n);
+/*
+ * The TCase names of the suite's CASE_MOUNT_NS cases (NULL-terminated; NULL when it has none), for
+ * the runner's skip line.
+ */
+const char *const *harness_mount_ns_cases(void);
 
 /*
  * System-wide mode without touching the machine: a copy of /etc in the test's directory, to be

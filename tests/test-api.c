@@ -835,69 +835,39 @@ END_TEST
 
 Suite *test_suite(void)
 {
-	Suite *s = suite_create("api");
-	struct {
-		const char *name;
-		const TTest *test;
-	} tests[] = {
-#define T(x) { #x, x }
-		T(test_config_default),
-		T(test_config_fields_honoured),
-		T(test_is_locked_and_locked_bytes_match_vmlck),
-		T(test_unlock_with_nothing_locked),
-		T(test_non_required_is_never_an_error),
-		T(test_nothing_asked_is_invalid_argument),
-		T(test_current_only),
-		T(test_future_only),
-		T(test_onfault),
-		T(test_status_helpers),
-		T(test_status_helpers_on_null),
-		T(test_status_format_words),
-		T(test_status_format_truncates_like_snprintf),
-		T(test_status_older_smaller_struct),
-		T(test_static_consumer),
-		T(test_strerror_words),
-		T(test_error_codes_are_negative_errno),
-		T(test_success),
-		T(test_linking_does_not_lock),
-		T(test_linked_consumer_ignores_environment),
-		T(test_unlock),
-		T(test_permission_denied_required),
-		T(test_permission_denied_not_required),
-		T(test_resource_limit_required),
-		T(test_resource_limit_not_required),
-		T(test_future_withheld_under_finite_limit),
-		T(test_future_only_withheld),
-		T(test_soft_limit_raised_to_hard),
-		T(test_unsupported_under_seccomp),
-		T(test_fork_child_locked),
-		T(test_preload_seen_through_api),
-#undef T
+	const struct harness_case cases[] = {
+		CASE(test_config_default, 0),
+		CASE(test_config_fields_honoured, CASE_REAL_MLOCKALL),
+		CASE(test_is_locked_and_locked_bytes_match_vmlck, CASE_REAL_MLOCKALL),
+		CASE(test_unlock_with_nothing_locked, CASE_REAL_MLOCKALL),
+		CASE(test_non_required_is_never_an_error, CASE_REAL_MLOCKALL),
+		CASE(test_nothing_asked_is_invalid_argument, 0),
+		CASE(test_current_only, CASE_REAL_MLOCKALL),
+		CASE(test_future_only, CASE_REAL_MLOCKALL),
+		CASE(test_onfault, CASE_REAL_MLOCKALL),
+		CASE(test_status_helpers, 0),
+		CASE(test_status_helpers_on_null, CASE_REAL_MLOCKALL),
+		CASE(test_status_format_words, 0),
+		CASE(test_status_format_truncates_like_snprintf, 0),
+		CASE(test_status_older_smaller_struct, CASE_REAL_MLOCKALL),
+		CASE(test_static_consumer, CASE_REAL_MLOCKALL),
+		CASE(test_strerror_words, 0),
+		CASE(test_error_codes_are_negative_errno, 0),
+		CASE(test_success, CASE_REAL_MLOCKALL),
+		CASE(test_linking_does_not_lock, CASE_REAL_MLOCKALL),
+		CASE(test_linked_consumer_ignores_environment, CASE_REAL_MLOCKALL),
+		CASE(test_unlock, CASE_REAL_MLOCKALL),
+		CASE(test_permission_denied_required, CASE_REAL_MLOCKALL),
+		CASE(test_permission_denied_not_required, CASE_REAL_MLOCKALL),
+		CASE(test_resource_limit_required, CASE_REAL_MLOCKALL),
+		CASE(test_resource_limit_not_required, CASE_REAL_MLOCKALL),
+		CASE(test_future_withheld_under_finite_limit, CASE_REAL_MLOCKALL),
+		CASE(test_future_only_withheld, CASE_REAL_MLOCKALL),
+		CASE(test_soft_limit_raised_to_hard, CASE_REAL_MLOCKALL),
+		CASE(test_unsupported_under_seccomp, CASE_REAL_MLOCKALL),
+		CASE(test_fork_child_locked, CASE_REAL_MLOCKALL),
+		CASE(test_preload_seen_through_api, CASE_REAL_MLOCKALL),
 	};
 
-	/* Every case that calls mlockall() watches the kernel lock; these do not. */
-	static const char *const no_locking[] = {
-		"config_default",
-		"nothing_asked_is_invalid_argument",
-		"status_helpers",
-		"status_format_words",
-		"status_format_truncates_like_snprintf",
-		"strerror_words",
-		"error_codes_are_negative_errno",
-		NULL,
-	};
-
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		TCase *tc = tcase_create(tests[i].name + 5);
-		bool pure = false;
-
-		for (size_t k = 0; no_locking[k]; k++)
-			pure = pure || strcmp(tests[i].name + 5, no_locking[k]) == 0;
-		if (!pure)
-			tcase_set_tags(tc, TAG_REAL_MLOCKALL);
-
-		tcase_add_test(tc, tests[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
+	return HARNESS_SUITE("api", cases);
 }

@@ -53,34 +53,3 @@ static inline int count_of(const char *text, const char *needle)
 		ck_assert_msg(*f_ == '\n' || *f_ == ';', "flags are not exactly '%s' in:\n%s", \
 			      flags, (text));                                               \
 	} while (0)
-
-/*
- * Cases that watch the kernel lock memory carry this tag. An ASan build cannot run them: ASan
- * intercepts mlockall() and returns 0 without locking (compiler-rt, MlockIsUnsupported), as a
- * real MCL_CURRENT would fault in its terabytes of shadow. scripts/test-sanitizers excludes the
- * tag from the ASan run (CK_EXCLUDE_TAGS) and runs every case, tagged or not, under UBSan.
- */
-#define TAG_REAL_MLOCKALL "real-mlockall"
-
-/* Cases that need a private mount namespace (harness.h, test_mount_ns_cases). */
-#define TAG_MOUNT_NS "mount-ns"
-
-static inline bool name_in(const char *name, const char *const *list)
-{
-	for (size_t i = 0; list && list[i]; i++)
-		if (strcmp(name, list[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Tag tc when name is in list (NULL-terminated), and when it is a mount-namespace case. */
-static inline void tag_real_mlockall(TCase *tc, const char *name, const char *const *list)
-{
-	bool real = name_in(name, list);
-	bool ns = test_mount_ns_cases && name_in(name, test_mount_ns_cases);
-
-	if (real || ns)
-		tcase_set_tags(tc, real && ns ? TAG_REAL_MLOCKALL " " TAG_MOUNT_NS :
-				   real	  ? TAG_REAL_MLOCKALL :
-						    TAG_MOUNT_NS);
-}

@@ -157,22 +157,12 @@ END_TEST
 
 Suite *test_suite(void)
 {
-	Suite *s = suite_create("conffile");
-	const struct {
-		const char *name;
-		const TTest *test;
-	} tests[] = {
-		{ "config_parse_values_and_origins", test_config_parse_values_and_origins },
-		{ "config_errors_name_file_and_line", test_config_errors_name_file_and_line },
-		{ "program_sections", test_program_sections },
-		{ "prescan", test_prescan },
+	const struct harness_case cases[] = {
+		CASE(test_config_parse_values_and_origins, 0),
+		CASE(test_config_errors_name_file_and_line, 0),
+		CASE(test_program_sections, 0),
+		CASE(test_prescan, 0),
 	};
 
-	for (size_t i = 0; i < sizeof(tests) / sizeof(*tests); i++) {
-		TCase *tc = tcase_create(tests[i].name);
-
-		tcase_add_test(tc, tests[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
+	return HARNESS_SUITE("conffile", cases);
 }

@@ -272,48 +272,20 @@ END_TEST
 
 Suite *test_suite(void)
 {
-	Suite *s = suite_create("guard");
-	struct {
-		const char *name;
-		const TTest *test;
-	} tests[] = {
-#define T(x) { #x, x }
-		T(test_privilege_drop_keeps_host_working),
-		T(test_seteuid_back_to_root_locks_again),
-		T(test_privilege_drop_without_capability),
-		T(test_dontneed_on_locked_memory),
-		T(test_free_on_locked_memory),
-		T(test_remove_on_locked_shared_memory),
-		T(test_swap_server_keeps_freed_memory),
-		T(test_dontneed_on_programs_own_lock_refused),
-		T(test_programs_own_mlock_within_limit),
-		T(test_programs_munlockall_supersedes),
-		T(test_fork_child_relock_failure_is_said),
-		T(test_not_locked_wrappers_answer_as_libc),
-#undef T
-	};
-	/* Every case but the last watches the kernel lock (an ASan build cannot). */
-	static const char *const real_mlockall[] = {
-		"privilege_drop_keeps_host_working",
-		"seteuid_back_to_root_locks_again",
-		"privilege_drop_without_capability",
-		"dontneed_on_locked_memory",
-		"free_on_locked_memory",
-		"remove_on_locked_shared_memory",
-		"swap_server_keeps_freed_memory",
-		"dontneed_on_programs_own_lock_refused",
-		"programs_own_mlock_within_limit",
-		"programs_munlockall_supersedes",
-		"fork_child_relock_failure_is_said",
-		NULL,
+	const struct harness_case cases[] = {
+		CASE(test_privilege_drop_keeps_host_working, CASE_REAL_MLOCKALL),
+		CASE(test_seteuid_back_to_root_locks_again, CASE_REAL_MLOCKALL),
+		CASE(test_privilege_drop_without_capability, CASE_REAL_MLOCKALL),
+		CASE(test_dontneed_on_locked_memory, CASE_REAL_MLOCKALL),
+		CASE(test_free_on_locked_memory, CASE_REAL_MLOCKALL),
+		CASE(test_remove_on_locked_shared_memory, CASE_REAL_MLOCKALL),
+		CASE(test_swap_server_keeps_freed_memory, CASE_REAL_MLOCKALL),
+		CASE(test_dontneed_on_programs_own_lock_refused, CASE_REAL_MLOCKALL),
+		CASE(test_programs_own_mlock_within_limit, CASE_REAL_MLOCKALL),
+		CASE(test_programs_munlockall_supersedes, CASE_REAL_MLOCKALL),
+		CASE(test_fork_child_relock_failure_is_said, CASE_REAL_MLOCKALL),
+		CASE(test_not_locked_wrappers_answer_as_libc, 0),
 	};
 
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		TCase *tc = tcase_create(tests[i].name + 5);
-
-		tag_real_mlockall(tc, tests[i].name + 5, real_mlockall);
-		tcase_add_test(tc, tests[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
+	return HARNESS_SUITE("guard", cases);
 }

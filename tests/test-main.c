@@ -13,7 +13,7 @@
 extern const unsigned test_needs __attribute__((weak));
 
 /*
- * Leave out the cases that need a private mount namespace (tagged TAG_MOUNT_NS), and say so in
+ * Leave out the cases that need a private mount namespace (CASE_MOUNT_NS), and say so in
  * the line scripts/test counts: "SKIP: N cases (names): reason".
  */
 static int skip_cases(const char *const *names, const char *why)
@@ -52,6 +52,7 @@ int main(void)
 {
 	unsigned needs = &test_needs ? test_needs : 0;
 	SRunner *sr;
+	Suite *suite;
 	int failed;
 
 	if (!harness_library() || !harness_victim()) {
@@ -75,19 +76,20 @@ int main(void)
 		swap_off(path);
 	}
 
-	if ((needs & HARNESS_NEEDS_MOUNT_NS) || test_mount_ns_cases) {
+	suite = test_suite();
+	if ((needs & HARNESS_NEEDS_MOUNT_NS) || harness_mount_ns_cases()) {
 		char why[512];
 
 		if (harness_is_root() && !harness_private_mounts(why, sizeof(why))) {
 			if (needs & HARNESS_NEEDS_MOUNT_NS)
 				return skip(why);
-			if (skip_cases(test_mount_ns_cases, why) < 0)
+			if (skip_cases(harness_mount_ns_cases(), why) < 0)
 				return EXIT_FAILURE;
 		}
 	}
 	harness_prepare();
 
-	sr = srunner_create(test_suite());
+	sr = srunner_create(suite);
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

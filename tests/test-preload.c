@@ -641,80 +641,41 @@ END_TEST
 
 Suite *test_suite(void)
 {
-	Suite *s = suite_create("preload");
-	struct {
-		const char *name;
-		const TTest *test;
-	} tests[] = {
-#define T(x) { #x, x }
-		T(test_control_without_preload_nothing_locked),
-		T(test_default_locks_before_main),
-		T(test_mapping_made_in_main_is_locked),
-		T(test_status_line_with_many_groups),
-		T(test_onfault_leaves_untouched_memory_out),
-		T(test_eperm_names_cause_and_remedy_host_runs),
-		T(test_enomem_names_limit_and_remedy_host_runs),
-		T(test_required_failure_exits_before_main),
-		T(test_required_success_runs_host),
-		T(test_future_withheld_under_finite_limit),
-		T(test_future_kept_on_capability_under_finite_limit),
-		T(test_onfault_refused_retried_without),
-		T(test_mlockall_filtered_out),
-		T(test_soft_limit_raised_to_hard),
-		T(test_precedence_defaults_file_env),
-		T(test_filter_by_name),
-		T(test_filter_by_path_in_file),
-		T(test_broken_file_reported_with_line_and_ignored),
-		T(test_environment_expansion_refused),
-		T(test_bad_environment_value_named_and_ignored),
-		T(test_missing_file_is_normal),
-		T(test_untrusted_file_ignored_with_reason),
-		T(test_nothing_asked_is_said),
-		T(test_log_none_is_silent),
-		T(test_fork_child_locked),
-		T(test_daemon_locked),
-		T(test_exec_child_locked_again),
-		T(test_required_not_inherited_by_exec_child),
-		T(test_propagate_off_leaves_exec_child_alone),
-		T(test_closed_stderr_host_unharmed),
-		T(test_broken_pipe_stderr_host_unharmed),
-		T(test_host_state_unchanged),
-		T(test_listed_twice_runs_once),
-#undef T
+	const struct harness_case cases[] = {
+		CASE(test_control_without_preload_nothing_locked, 0),
+		CASE(test_default_locks_before_main, CASE_REAL_MLOCKALL),
+		CASE(test_mapping_made_in_main_is_locked, CASE_REAL_MLOCKALL),
+		CASE(test_status_line_with_many_groups, CASE_REAL_MLOCKALL),
+		CASE(test_onfault_leaves_untouched_memory_out, CASE_REAL_MLOCKALL),
+		CASE(test_eperm_names_cause_and_remedy_host_runs, CASE_REAL_MLOCKALL),
+		CASE(test_enomem_names_limit_and_remedy_host_runs, CASE_REAL_MLOCKALL),
+		CASE(test_required_failure_exits_before_main, CASE_REAL_MLOCKALL),
+		CASE(test_required_success_runs_host, CASE_REAL_MLOCKALL),
+		CASE(test_future_withheld_under_finite_limit, CASE_REAL_MLOCKALL),
+		CASE(test_future_kept_on_capability_under_finite_limit, CASE_REAL_MLOCKALL),
+		CASE(test_onfault_refused_retried_without, CASE_REAL_MLOCKALL),
+		CASE(test_mlockall_filtered_out, CASE_REAL_MLOCKALL),
+		CASE(test_soft_limit_raised_to_hard, CASE_REAL_MLOCKALL),
+		CASE(test_precedence_defaults_file_env, 0),
+		CASE(test_filter_by_name, CASE_REAL_MLOCKALL),
+		CASE(test_filter_by_path_in_file, CASE_REAL_MLOCKALL),
+		CASE(test_broken_file_reported_with_line_and_ignored, CASE_REAL_MLOCKALL),
+		CASE(test_environment_expansion_refused, 0),
+		CASE(test_bad_environment_value_named_and_ignored, 0),
+		CASE(test_missing_file_is_normal, CASE_REAL_MLOCKALL),
+		CASE(test_untrusted_file_ignored_with_reason, 0),
+		CASE(test_nothing_asked_is_said, 0),
+		CASE(test_log_none_is_silent, CASE_REAL_MLOCKALL),
+		CASE(test_fork_child_locked, CASE_REAL_MLOCKALL),
+		CASE(test_daemon_locked, CASE_REAL_MLOCKALL),
+		CASE(test_exec_child_locked_again, CASE_REAL_MLOCKALL),
+		CASE(test_required_not_inherited_by_exec_child, CASE_REAL_MLOCKALL),
+		CASE(test_propagate_off_leaves_exec_child_alone, 0),
+		CASE(test_closed_stderr_host_unharmed, 0),
+		CASE(test_broken_pipe_stderr_host_unharmed, 0),
+		CASE(test_host_state_unchanged, 0),
+		CASE(test_listed_twice_runs_once, 0),
 	};
 
-	static const char *const real_mlockall[] = {
-		"default_locks_before_main",
-		"mapping_made_in_main_is_locked",
-		"status_line_with_many_groups",
-		"onfault_leaves_untouched_memory_out",
-		"eperm_names_cause_and_remedy_host_runs",
-		"enomem_names_limit_and_remedy_host_runs",
-		"required_failure_exits_before_main",
-		"required_success_runs_host",
-		"future_withheld_under_finite_limit",
-		"future_kept_on_capability_under_finite_limit",
-		"onfault_refused_retried_without",
-		"mlockall_filtered_out",
-		"soft_limit_raised_to_hard",
-		"filter_by_name",
-		"filter_by_path_in_file",
-		"broken_file_reported_with_line_and_ignored",
-		"missing_file_is_normal",
-		"log_none_is_silent",
-		"fork_child_locked",
-		"daemon_locked",
-		"exec_child_locked_again",
-		"required_not_inherited_by_exec_child",
-		NULL,
-	};
-
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		TCase *tc = tcase_create(tests[i].name + 5);
-
-		tag_real_mlockall(tc, tests[i].name + 5, real_mlockall);
-		tcase_add_test(tc, tests[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
+	return HARNESS_SUITE("preload", cases);
 }

@@ -192,24 +192,14 @@ END_TEST
 
 Suite *test_suite(void)
 {
-	Suite *s = suite_create("settings");
-	const struct {
-		const char *name;
-		const TTest *test;
-	} tests[] = {
-		{ "parse_bool", test_parse_bool },
-		{ "programs_list", test_programs_list },
-		{ "programs_match", test_programs_match },
-		{ "key_table", test_key_table },
-		{ "decide_layers", test_decide_layers },
-		{ "self_name", test_self_name },
+	const struct harness_case cases[] = {
+		CASE(test_parse_bool, 0),
+		CASE(test_programs_list, 0),
+		CASE(test_programs_match, 0),
+		CASE(test_key_table, 0),
+		CASE(test_decide_layers, 0),
+		CASE(test_self_name, 0),
 	};
 
-	for (size_t i = 0; i < sizeof(tests) / sizeof(*tests); i++) {
-		TCase *tc = tcase_create(tests[i].name);
-
-		tcase_add_test(tc, tests[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
+	return HARNESS_SUITE("settings", cases);
 }

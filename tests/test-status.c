@@ -83,21 +83,11 @@ END_TEST
 
 Suite *test_suite(void)
 {
-	Suite *s = suite_create("status");
-	const struct {
-		const char *name;
-		const TTest *test;
-	} tests[] = {
-		{ "escape", test_escape },
-		{ "status_format", test_status_format },
-		{ "proc_status_fields", test_proc_status_fields },
+	const struct harness_case cases[] = {
+		CASE(test_escape, 0),
+		CASE(test_status_format, 0),
+		CASE(test_proc_status_fields, 0),
 	};
 
-	for (size_t i = 0; i < sizeof(tests) / sizeof(*tests); i++) {
-		TCase *tc = tcase_create(tests[i].name);
-
-		tcase_add_test(tc, tests[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
+	return HARNESS_SUITE("status", cases);
 }

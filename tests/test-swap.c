@@ -12,22 +12,6 @@
 
 const unsigned test_needs = HARNESS_NEEDS_ROOT | HARNESS_NEEDS_SWAP;
 
-static char swap_path[4200];
-
-/* Unchecked fixtures run in the runner process, so the swap file goes away even when a test
- * fails. */
-static void setup(void)
-{
-	char why[512];
-
-	ck_assert_msg(swap_on(swap_path, sizeof(swap_path), why, sizeof(why)), "%s", why);
-}
-
-static void teardown(void)
-{
-	swap_off(swap_path);
-}
-
 START_TEST(test_unlocked_pages_go_to_swap)
 {
 	struct victim_opts o = { .argv = VICTIM("pageout", "64") };
@@ -98,30 +82,12 @@ END_TEST
 
 Suite *test_suite(void)
 {
-	Suite *s = suite_create("swap");
-	TCase *tc;
+	const struct harness_case cases[] = {
+		CASE(test_unlocked_pages_go_to_swap, CASE_SWAP),
+		CASE(test_locked_pages_stay_out_of_swap, CASE_REAL_MLOCKALL | CASE_SWAP),
+		CASE(test_onfault_touched_pages_stay_out_of_swap, CASE_REAL_MLOCKALL | CASE_SWAP),
+		CASE(test_forked_child_stays_out_of_swap, CASE_REAL_MLOCKALL | CASE_SWAP),
+	};
 
-	tc = tcase_create("unlocked_pages_go_to_swap");
-	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_unlocked_pages_go_to_swap);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("locked_pages_stay_out_of_swap");
-	tcase_set_tags(tc, TAG_REAL_MLOCKALL);
-	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_locked_pages_stay_out_of_swap);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("onfault_touched_pages_stay_out_of_swap");
-	tcase_set_tags(tc, TAG_REAL_MLOCKALL);
-	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_onfault_touched_pages_stay_out_of_swap);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("forked_child_stays_out_of_swap");
-	tcase_set_tags(tc, TAG_REAL_MLOCKALL);
-	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_forked_child_stays_out_of_swap);
-	suite_add_tcase(s, tc);
-	return s;
+	return HARNESS_SUITE("swap", cases);
 }

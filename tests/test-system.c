@@ -623,48 +623,28 @@ END_TEST
 
 Suite *test_suite(void)
 {
-	Suite *s = suite_create("system-wide");
-	const struct {
-		const char *name;
-		const TTest *test;
-	} tests[] = {
-		{ "no_allow_list_does_nothing", test_no_allow_list_does_nothing },
-		{ "listed_locked_unlisted_not", test_listed_locked_unlisted_not },
-		{ "parser_loaded_only_when_needed", test_parser_loaded_only_when_needed },
-		{ "environment_allow_list", test_environment_allow_list },
-		{ "config_group_writable", test_config_group_writable },
-		{ "config_world_writable", test_config_world_writable },
-		{ "untrusted_config_silent_where_it_cannot_concern",
-		  test_untrusted_config_silent_where_it_cannot_concern },
-		{ "config_owned_by_user", test_config_owned_by_user },
-		{ "config_symlink", test_config_symlink },
-		{ "config_fifo", test_config_fifo },
-		{ "config_oversized", test_config_oversized },
-		{ "config_not_expanded", test_config_not_expanded },
-		{ "setuid_ignores_environment", test_setuid_ignores_environment },
-		{ "host_unharmed", test_host_unharmed },
-		{ "full_log_socket_never_blocks", test_full_log_socket_never_blocks },
-		{ "loaded_twice_runs_once", test_loaded_twice_runs_once },
-		{ "program_name_escaped_and_capped", test_program_name_escaped_and_capped },
-		{ "symlink_started_program_matches", test_symlink_started_program_matches },
-		{ "long_config_names_program", test_long_config_names_program },
-		{ "other_preload_keeps_system_wide", test_other_preload_keeps_system_wide },
+	const struct harness_case cases[] = {
+		CASE(test_no_allow_list_does_nothing, 0),
+		CASE(test_listed_locked_unlisted_not, CASE_REAL_MLOCKALL),
+		CASE(test_parser_loaded_only_when_needed, 0),
+		CASE(test_environment_allow_list, CASE_REAL_MLOCKALL),
+		CASE(test_config_group_writable, 0),
+		CASE(test_config_world_writable, 0),
+		CASE(test_untrusted_config_silent_where_it_cannot_concern, 0),
+		CASE(test_config_owned_by_user, 0),
+		CASE(test_config_symlink, 0),
+		CASE(test_config_fifo, 0),
+		CASE(test_config_oversized, 0),
+		CASE(test_config_not_expanded, 0),
+		CASE(test_setuid_ignores_environment, CASE_REAL_MLOCKALL),
+		CASE(test_host_unharmed, 0),
+		CASE(test_full_log_socket_never_blocks, CASE_REAL_MLOCKALL),
+		CASE(test_loaded_twice_runs_once, CASE_REAL_MLOCKALL),
+		CASE(test_program_name_escaped_and_capped, 0),
+		CASE(test_symlink_started_program_matches, CASE_REAL_MLOCKALL),
+		CASE(test_long_config_names_program, CASE_REAL_MLOCKALL),
+		CASE(test_other_preload_keeps_system_wide, CASE_REAL_MLOCKALL),
 	};
 
-	static const char *const real_mlockall[] = {
-		"listed_locked_unlisted_not", "environment_allow_list", "setuid_ignores_environment",
-		"full_log_socket_never_blocks", "loaded_twice_runs_once",
-		"symlink_started_program_matches", "long_config_names_program",
-		"other_preload_keeps_system_wide", NULL,
-	};
-
-	for (size_t i = 0; i < sizeof(tests) / sizeof(*tests); i++) {
-		TCase *tc = tcase_create(tests[i].name);
-
-		tag_real_mlockall(tc, tests[i].name, real_mlockall);
-
-		tcase_add_test(tc, tests[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
+	return HARNESS_SUITE("system-wide", cases);
 }

@@ -751,20 +751,6 @@ START_TEST(test_status_escapes_names)
 }
 END_TEST
 
-static char swap_path[4300];
-
-static void swap_setup(void)
-{
-	char why[512];
-
-	ck_assert_msg(swap_on(swap_path, sizeof(swap_path), why, sizeof(why)), "%s", why);
-}
-
-static void swap_teardown(void)
-{
-	swap_off(swap_path);
-}
-
 START_TEST(test_status_unlocked_in_swap)
 {
 	struct victim_result r;
@@ -1510,9 +1496,6 @@ START_TEST(test_doctor_swap_server)
 }
 END_TEST
 
-/* It binds a copy of /etc in a private mount namespace. */
-const char *const test_mount_ns_cases[] = { "test_doctor_system_wide", NULL };
-
 /* doctor PROGRAM looks at a running instance of it the way status does. */
 START_TEST(test_doctor_running_instance)
 {
@@ -1555,75 +1538,50 @@ END_TEST
 
 Suite *test_suite(void)
 {
-	Suite *s = suite_create("tool");
-	TCase *tc;
-
-	static const char *const real_mlockall[] = {
-		"test_status_locked_victim",  "test_status_all_must_be_locked",
-		"test_status_gone_process",   "test_status_prometheus",
-		"test_status_escapes_names",  "test_doctor_large_finite_limit_warns",
-		"test_status_partly_locked",  "test_status_children",
-		"test_status_swap_server_fields", "test_status_at_limit",
-		"test_doctor_running_instance",
-		"test_run_locks_victim",      "test_run_onfault",
-		"test_run_prepends_to_ld_preload", "test_run_required_denied_exits_71",
-		"test_run_config",            "test_run_says_problems_once",
-		"test_symlink_named_as_called", NULL,
+	/* The swap cases switch a swap file on and off around each. */
+	const struct harness_case cases[] = {
+		CASE(test_version_and_help, 0),
+		CASE(test_usage_errors, 0),
+		CASE(test_status_locked_victim, CASE_REAL_MLOCKALL),
+		CASE(test_status_unlocked_victim, 0),
+		CASE(test_status_all_must_be_locked, CASE_REAL_MLOCKALL),
+		CASE(test_status_gone_process, CASE_REAL_MLOCKALL),
+		CASE(test_status_prometheus, CASE_REAL_MLOCKALL),
+		CASE(test_status_escapes_names, CASE_REAL_MLOCKALL),
+		CASE(test_status_partly_locked, CASE_REAL_MLOCKALL),
+		CASE(test_status_children, CASE_REAL_MLOCKALL),
+		CASE(test_status_swap_server_fields, CASE_REAL_MLOCKALL),
+		CASE(test_status_at_limit, CASE_REAL_MLOCKALL),
+		CASE(test_doctor_dynamic_program_ok, 0),
+		CASE(test_doctor_static_program, 0),
+		CASE(test_doctor_missing_program, 0),
+		CASE(test_doctor_denied, 0),
+		CASE(test_doctor_denied_setpriv, 0),
+		CASE(test_doctor_small_limit, 0),
+		CASE(test_doctor_large_finite_limit_warns, CASE_REAL_MLOCKALL),
+		CASE(test_doctor_config_problems, 0),
+		CASE(test_symlink_named_as_called, CASE_REAL_MLOCKALL),
+		CASE(test_doctor_system_wide, CASE_MOUNT_NS),
+		CASE(test_doctor_privilege_drop_and_madvise, 0),
+		CASE(test_doctor_swap_server, 0),
+		CASE(test_doctor_running_instance, CASE_REAL_MLOCKALL),
+		CASE(test_check_config_good, 0),
+		CASE(test_check_config_default_missing, 0),
+		CASE(test_check_config_program_section, 0),
+		CASE(test_check_config_errors, 0),
+		CASE(test_check_config_not_root_owned, 0),
+		CASE(test_run_locks_victim, CASE_REAL_MLOCKALL),
+		CASE(test_run_onfault, CASE_REAL_MLOCKALL),
+		CASE(test_run_prepends_to_ld_preload, CASE_REAL_MLOCKALL),
+		CASE(test_run_required_denied_exits_71, CASE_REAL_MLOCKALL),
+		CASE(test_run_config, CASE_REAL_MLOCKALL),
+		CASE(test_run_says_problems_once, CASE_REAL_MLOCKALL),
+		CASE(test_run_failures, 0),
+		CASE(test_run_and_doctor_library_does_not_load, 0),
+		CASE(test_run_and_doctor_warn_setuid, 0),
+		CASE(test_status_unlocked_in_swap, CASE_REAL_MLOCKALL | CASE_SWAP),
+		CASE(test_status_locked_but_partly_in_swap, CASE_REAL_MLOCKALL | CASE_SWAP),
 	};
 
-#define ADD(fn)                                               \
-	do {                                                  \
-		tc = tcase_create(#fn);                       \
-		tag_real_mlockall(tc, #fn, real_mlockall);    \
-		tcase_add_test(tc, fn);                       \
-		suite_add_tcase(s, tc);                       \
-	} while (0)
-	ADD(test_version_and_help);
-	ADD(test_usage_errors);
-	ADD(test_status_locked_victim);
-	ADD(test_status_unlocked_victim);
-	ADD(test_status_all_must_be_locked);
-	ADD(test_status_gone_process);
-	ADD(test_status_prometheus);
-	ADD(test_status_escapes_names);
-	ADD(test_status_partly_locked);
-	ADD(test_status_children);
-	ADD(test_status_swap_server_fields);
-	ADD(test_status_at_limit);
-	ADD(test_doctor_dynamic_program_ok);
-	ADD(test_doctor_static_program);
-	ADD(test_doctor_missing_program);
-	ADD(test_doctor_denied);
-	ADD(test_doctor_denied_setpriv);
-	ADD(test_doctor_small_limit);
-	ADD(test_doctor_large_finite_limit_warns);
-	ADD(test_doctor_config_problems);
-	ADD(test_symlink_named_as_called);
-	ADD(test_doctor_system_wide);
-	ADD(test_doctor_privilege_drop_and_madvise);
-	ADD(test_doctor_swap_server);
-	ADD(test_doctor_running_instance);
-	ADD(test_check_config_good);
-	ADD(test_check_config_default_missing);
-	ADD(test_check_config_program_section);
-	ADD(test_check_config_errors);
-	ADD(test_check_config_not_root_owned);
-	ADD(test_run_locks_victim);
-	ADD(test_run_onfault);
-	ADD(test_run_prepends_to_ld_preload);
-	ADD(test_run_required_denied_exits_71);
-	ADD(test_run_config);
-	ADD(test_run_says_problems_once);
-	ADD(test_run_failures);
-	ADD(test_run_and_doctor_library_does_not_load);
-	ADD(test_run_and_doctor_warn_setuid);
-#undef ADD
-	/* The swap cases share one swap file, switched on and off around each by the runner. */
-	tc = tcase_create("swap");
-	tcase_set_tags(tc, TAG_REAL_MLOCKALL);
-	tcase_add_unchecked_fixture(tc, swap_setup, swap_teardown);
-	tcase_add_test(tc, test_status_unlocked_in_swap);
-	tcase_add_test(tc, test_status_locked_but_partly_in_swap);
-	suite_add_tcase(s, tc);
-	return s;
+	return HARNESS_SUITE("tool", cases);
 }
