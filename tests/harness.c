@@ -638,6 +638,15 @@ void harness_write_file(const char *path, const char *text, unsigned mode, uid_t
 	close(fd);
 }
 
+const char *harness_write_config(const char *name, const char *text, unsigned mode)
+{
+	static char path[4300];
+
+	snprintf(path, sizeof(path), "%s/%s", harness_tmpdir(), name);
+	harness_write_file(path, text, mode, getuid(), getgid());
+	return path;
+}
+
 const char *harness_etc_copy(void)
 {
 	static char dir[4200];

@@ -172,5 +172,11 @@ int harness_syslog_open(const char *path);
 /* Everything received so far, one message a line (malloc()ed). */
 char *harness_syslog_drain(int fd);
 
-/* Write a file with mode and owner; returns path in buf. */
+/* Write a file with mode and owner. */
 void harness_write_file(const char *path, const char *text, unsigned mode, uid_t uid, gid_t gid);
+/*
+ * A config file named name in harness_tmpdir(), owned by the test process (root in the suites
+ * that need root: the owner the shim trusts), with mode. Returns its path, in a buffer the next
+ * call reuses.
+ */
+const char *harness_write_config(const char *name, const char *text, unsigned mode);

@@ -17,11 +17,9 @@ const unsigned test_needs = HARNESS_NEEDS_ROOT;
 
 static char *config_file(const char *name, const char *text)
 {
-	static char path[4200], env[4300];
+	static char env[4400];
 
-	snprintf(path, sizeof(path), "%s/%s", harness_tmpdir(), name);
-	harness_write_file(path, text, 0644, 0, 0);
-	snprintf(env, sizeof(env), "DUENDE_MLOCK_CONFIG=%s", path);
+	snprintf(env, sizeof(env), "DUENDE_MLOCK_CONFIG=%s", harness_write_config(name, text, 0644));
 	return env;
 }
 

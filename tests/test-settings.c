@@ -19,15 +19,6 @@ static struct dm_self self_as(const char *path)
 	return s;
 }
 
-static const char *write_conf(const char *name, const char *text)
-{
-	static char path[4300];
-
-	snprintf(path, sizeof(path), "%s/%s", harness_tmpdir(), name);
-	harness_write_file(path, text, 0644, getuid(), getgid());
-	return path;
-}
-
 START_TEST(test_parse_bool)
 {
 	const char *yes[] = { "1", "true", "TRUE", "yes", "On" };
@@ -121,8 +112,10 @@ END_TEST
 /* defaults < profile < file < environment, through the one pipeline the faces call. */
 START_TEST(test_decide_layers)
 {
-	const char *path = write_conf("layers.conf", "profile = swap-server\nonfault = true\n"
-						     "required = true\n");
+	const char *path = harness_write_config("layers.conf",
+						"profile = swap-server\nonfault = true\n"
+						"required = true\n",
+						0644);
 	struct dm_decision dec;
 	struct dm_settings s;
 	struct dm_self self = self_as("/usr/sbin/nbd-server");

@@ -918,15 +918,6 @@ START_TEST(test_doctor_large_finite_limit_warns)
 }
 END_TEST
 
-static const char *write_config(const char *name, const char *text, unsigned mode)
-{
-	static char path[4300];
-
-	snprintf(path, sizeof(path), "%s/%s", harness_tmpdir(), name);
-	harness_write_file(path, text, mode, 0, 0);
-	return path;
-}
-
 static const char *config_env(const char *path)
 {
 	static char e[4400];
@@ -949,7 +940,7 @@ START_TEST(test_symlink_named_as_called)
 	snprintf(link, sizeof(link), "%s/redis-like", harness_tmpdir());
 	unlink(link);
 	ck_assert_int_eq(symlink(harness_victim(), link), 0);
-	path = write_config("link.conf", "programs = {\"redis-like\"}\n", 0644);
+	path = harness_write_config("link.conf", "programs = {\"redis-like\"}\n", 0644);
 	run_tool(TOOL("doctor", link), ENV(env_library, config_env(path)), &r);
 	ASSERT_EXIT(&r, 0);
 	snprintf(expect, sizeof(expect), "%s (executable %s) is in the programs list", link,
@@ -971,20 +962,20 @@ START_TEST(test_doctor_config_problems)
 	const char *path;
 
 	tool();
-	path = write_config("other.conf", "programs = {\"some-other-daemon\"}\n", 0644);
+	path = harness_write_config("other.conf", "programs = {\"some-other-daemon\"}\n", 0644);
 	run_tool(TOOL("doctor", doctor_victim()), ENV(env_library, config_env(path)), &r);
 	ASSERT_EXIT(&r, 1);
 	ASSERT_HAS(r.out, "is trusted (owner uid 0, mode 0644) and valid");
 	ASSERT_HAS(r.out, "is not in the programs list");
 	victim_result_free(&r);
 
-	path = write_config("listed.conf", "programs = {\"victim\"}\n", 0644);
+	path = harness_write_config("listed.conf", "programs = {\"victim\"}\n", 0644);
 	run_tool(TOOL("doctor", doctor_victim()), ENV(env_library, config_env(path)), &r);
 	ASSERT_EXIT(&r, 0);
 	ASSERT_HAS(r.out, "is in the programs list");
 	victim_result_free(&r);
 
-	path = write_config("writable.conf", "onfault = true\n", 0666);
+	path = harness_write_config("writable.conf", "onfault = true\n", 0666);
 	run_tool(TOOL("doctor"), ENV(env_library, config_env(path)), &r);
 	ASSERT_EXIT(&r, 1);
 	ASSERT_HAS(r.out, "FAIL  config");
@@ -992,7 +983,7 @@ START_TEST(test_doctor_config_problems)
 	ASSERT_HAS(r.out, "fix: chown root:root");
 	victim_result_free(&r);
 
-	path = write_config("broken.conf", "onfault = perhaps\n", 0644);
+	path = harness_write_config("broken.conf", "onfault = perhaps\n", 0644);
 	run_tool(TOOL("doctor"), ENV(env_library, config_env(path)), &r);
 	ASSERT_EXIT(&r, 1);
 	ASSERT_HAS(r.out, "broken.conf:1:");
@@ -1039,7 +1030,7 @@ START_TEST(test_check_config_good)
 	const char *path;
 
 	tool();
-	path = write_config("good.conf",
+	path = harness_write_config("good.conf",
 			    "# a comment\n"
 			    "onfault = true\n"
 			    "programs = {\"trueno-ublk\", \"/usr/sbin/nbd-server\"}\n"
@@ -1072,7 +1063,7 @@ START_TEST(test_check_config_program_section)
 	const char *path;
 
 	tool();
-	path = write_config("section.conf",
+	path = harness_write_config("section.conf",
 			    "programs = {sshd}\nonfault = true\n"
 			    "program \"nbd-server\" {\n\tprofile = swap-server\n\trequired = true\n}\n",
 			    0644);
@@ -1134,7 +1125,7 @@ START_TEST(test_check_config_errors)
 
 	tool();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *path = write_config(cases[i].name, cases[i].text, cases[i].mode);
+		const char *path = harness_write_config(cases[i].name, cases[i].text, cases[i].mode);
 
 		run_tool(TOOL("check-config", path), NULL, &r);
 		ASSERT_EXIT(&r, 1);
@@ -1242,14 +1233,14 @@ START_TEST(test_run_config)
 	const char *path;
 
 	tool();
-	path = write_config("run-onfault.conf", "onfault = true\n", 0644);
+	path = harness_write_config("run-onfault.conf", "onfault = true\n", 0644);
 	run_tool(TOOL("run", "--config", path, "--", harness_victim(), "status"), NULL, &r);
 	ASSERT_HOST_RAN(&r);
 	ASSERT_HAS(r.err, "MCL_ONFAULT");
 	victim_result_free(&r);
 
 	/* A file the library would ignore is refused before anything runs. */
-	path = write_config("run-bad.conf", "onfault = sometimes\n", 0644);
+	path = harness_write_config("run-bad.conf", "onfault = sometimes\n", 0644);
 	run_tool(TOOL("run", "--config", path, "--", harness_victim(), "status"), NULL, &r);
 	ASSERT_EXIT(&r, 1);
 	ASSERT_HAS(r.err, "run-bad.conf:1:");
@@ -1257,7 +1248,7 @@ START_TEST(test_run_config)
 	victim_result_free(&r);
 
 	/* A list that does not name the program: the library would leave it alone; say so. */
-	path = write_config("run-other.conf", "programs = {\"other-daemon\"}\n", 0644);
+	path = harness_write_config("run-other.conf", "programs = {\"other-daemon\"}\n", 0644);
 	run_tool(TOOL("run", "--config", path, "--", harness_victim(), "status"), NULL, &r);
 	ASSERT_HOST_RAN(&r);
 	ASSERT_HAS(r.err, "is not in the config's programs list");
@@ -1273,7 +1264,7 @@ START_TEST(test_run_says_problems_once)
 	const char *path;
 
 	tool();
-	path = write_config("run-warn.conf", "onfault = sometimes\n", 0644);
+	path = harness_write_config("run-warn.conf", "onfault = sometimes\n", 0644);
 	run_tool(TOOL("run", "--", harness_victim(), "status"),
 		 ENV(env_library, config_env(path), "DUENDE_MLOCK_FUTURE=perhaps"), &r);
 	ASSERT_HOST_RAN(&r);
