@@ -1,5 +1,5 @@
 #!/bin/sh
-# The "done when", checked on an installed tree: a program outside the repository
+# The public API as a consumer meets it, on an installed tree: a program outside the repository
 # includes <duende_mlock.h>, builds with `pkg-config --cflags --libs duende-mlock` and nothing
 # else, calls dmlock_lock_all() and sees itself locked; under denial it gets
 # DMLOCK_ERR_PERMISSION_DENIED and a message naming CAP_IPC_LOCK.

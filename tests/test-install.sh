@@ -95,8 +95,8 @@ else
 	echo "ok: every documented key parses"
 fi
 
-# On Debian, /usr and /usr/local installs land where the loader and pkg-config look (issue 13:
-# meson's lib64 fallback without dpkg-dev was searched by neither).
+# On Debian, /usr and /usr/local installs land where the loader and pkg-config look (meson's
+# lib64 fallback without dpkg-dev was searched by neither).
 libdir_abs=$(under "$libdir")
 if [ -f /etc/debian_version ] && { [ "$prefix" = /usr ] || [ "$prefix" = /usr/local ]; }; then
 	# What ldconfig caches: the loader's built-in directories and those of ld.so.conf (which

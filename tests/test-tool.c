@@ -674,7 +674,7 @@ START_TEST(test_status_swap_server_fields)
 END_TEST
 
 /*
- * Issue 9's nginx worker: MCL_FUTURE kept on CAP_IPC_LOCK under a finite limit, then the
+ * An nginx worker's case: MCL_FUTURE kept on CAP_IPC_LOCK under a finite limit, then the
  * capability dropped with VmLck already above the limit. Every mapping is locked and new memory
  * would be, but the next mmap, brk or thread stack fails: status must not say "locked" with 0.
  */
@@ -1495,7 +1495,7 @@ START_TEST(test_doctor_running_instance)
 	char line[160];
 	struct bg b;
 
-	/* Issue 9's worker: MCL_FUTURE on the capability, then the capability dropped. */
+	/* A worker as nginx's: MCL_FUTURE on the capability, then the capability dropped. */
 	bg_start_opts(&b, (const char *const[]){ target(), "drop-ipc-lock", "sleep", "60", NULL },
 		      &o, "ready");
 	run_tool(TOOL("doctor", target()), NULL, &r);

@@ -489,8 +489,8 @@ static void check_vm_settings(struct checks *c)
 			say(c, L_WARN, "vm", fix,
 			    "vm.watermark_boost_factor is %lld: after fragmentation kswapd "
 			    "reclaims (and swaps out to the server) beyond the normal "
-			    "watermarks; in issue 10's VM runs the server survived with %d (and "
-			    "SCHED_FIFO)",
+			    "watermarks; in the VM runs recorded in the source tree's "
+			    "vm/RESULTS.md the server survived with %d (and SCHED_FIFO)",
 			    v, DM_SWAP_SERVER_WATERMARK_BOOST_FACTOR);
 		else
 			say(c, L_OK, "vm", NULL, "vm.watermark_boost_factor is %lld", v);
