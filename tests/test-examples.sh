@@ -86,18 +86,14 @@ else
 	skip "python3 with PyYAML not installed"
 fi
 
-# README shows the example files as they are: the block after the line naming each file.
-readme_block() { # FILE: the code block that follows README's first line naming FILE
-	awk -v f="$1" 'index($0, f) && !seen { seen = 1; next }
-		seen && /^```/ { if (inb) exit; inb = 1; next }
-		inb { print }' "$src/README.md"
-}
-for f in examples/docker/docker-compose.yml examples/systemd/trueno-ublk.service.d/duende-mlock.conf; do
-	if readme_block "$f" | diff -u "$src/$f" - >"$tmp/diff"; then
-		echo "ok: README shows $f as it is"
+# README points at each example file by its path, and the file is there: README quotes none of
+# them, so the two cannot drift apart.
+for f in examples/docker/docker-compose.yml examples/systemd/trueno-ublk.service.d/duende-mlock.conf \
+	examples/kubernetes/pod.yaml; do
+	if [ -f "$src/$f" ] && grep -qF "$f" "$src/README.md"; then
+		echo "ok: README names $f"
 	else
-		cat "$tmp/diff" >&2
-		echo "FAIL: README's block for $f differs from the file" >&2
+		echo "FAIL: README does not name $f, or it is missing" >&2
 		fail=1
 	fi
 done
