@@ -29,8 +29,14 @@ lib=$dest$(under "$libdir")
 doc=$dest$(under "$datadir")/doc/duende-mlock
 tool=$dest$(under "$sbindir")/duende-mlock
 
-need() { # TEST PATH WHAT
-	if [ "$1" "$2" ]; then
+need() { # TEST PATH WHAT, TEST one of -f (a file), -L (a symlink), -x (executable)
+	case $1 in
+	-f) [ -f "$2" ] ;;
+	-L) [ -L "$2" ] ;;
+	-x) [ -x "$2" ] ;;
+	*) false ;;
+	esac
+	if [ $? -eq 0 ]; then
 		echo "ok: $3"
 	else
 		echo "FAIL: $3: $2" >&2
@@ -68,7 +74,7 @@ if [ -e "$dest/etc" ] || [ -e "$dest$prefix/etc" ]; then
 fi
 
 # The example config as shipped is valid and changes nothing.
-out=$(DUENDE_MLOCK_LIBRARY= "$tool" check-config "$doc/examples/duende-mlock.conf" 2>&1) || {
+out=$(DUENDE_MLOCK_LIBRARY='' "$tool" check-config "$doc/examples/duende-mlock.conf" 2>&1) || {
 	echo "$out" >&2
 	echo "FAIL: check-config rejects the example config" >&2
 	fail=1
@@ -122,7 +128,7 @@ fi
 
 # The installed tool's default library path is where the library was installed.
 want=$(under "$libdir")/libduende_mlock_preload.so
-if DUENDE_MLOCK_LIBRARY= "$tool" doctor 2>&1 | grep -q "$want"; then
+if DUENDE_MLOCK_LIBRARY='' "$tool" doctor 2>&1 | grep -q "$want"; then
 	echo "ok: the tool's library path is $want"
 else
 	echo "FAIL: the tool does not name $want" >&2
