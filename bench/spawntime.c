@@ -59,7 +59,7 @@ struct variant {
 	unsigned n_env;
 	const char *argv[MAX_ARGS + 2];
 	unsigned n_args; /* 0: the global command */
-	int ns;          /* mount namespace fd; -1: the timer's own */
+	int ns;		 /* mount namespace fd; -1: the timer's own */
 	int64_t *ns_time;
 	int64_t *minflt;
 	int64_t *majflt;

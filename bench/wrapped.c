@@ -27,23 +27,23 @@ static gid_t groups[64];
 static int n_groups;
 
 /* name, call: each call leaves the process as it was (same ids, capabilities, locks). */
-#define WRAPPED(X)                                                                         \
-	X(setuid, setuid(getuid()))                                                        \
-	X(setgid, setgid(getgid()))                                                        \
-	X(seteuid, seteuid(geteuid()))                                                     \
-	X(setegid, setegid(getegid()))                                                     \
-	X(setreuid, setreuid((uid_t)-1, (uid_t)-1))                                        \
-	X(setregid, setregid((gid_t)-1, (gid_t)-1))                                        \
-	X(setresuid, setresuid((uid_t)-1, (uid_t)-1, (uid_t)-1))                           \
-	X(setresgid, setresgid((gid_t)-1, (gid_t)-1, (gid_t)-1))                           \
-	X(setgroups, setgroups((size_t)n_groups, groups))                                  \
-	X(capset, capset(&cap_hdr, cap_data))                                              \
-	X(madvise, madvise(page, sizeof(page), MADV_NORMAL))                               \
-	X(posix_madvise, posix_madvise(page, sizeof(page), POSIX_MADV_NORMAL))             \
-	X(mlock, mlock(page, sizeof(page)))                                                \
-	X(mlock2, mlock2(page, sizeof(page), 0))                                           \
-	X(munlock, munlock(page, sizeof(page)))                                            \
-	X(mlockall, mlockall(MCL_FUTURE))                                                  \
+#define WRAPPED(X)                                                                                 \
+	X(setuid, setuid(getuid()))                                                                \
+	X(setgid, setgid(getgid()))                                                                \
+	X(seteuid, seteuid(geteuid()))                                                             \
+	X(setegid, setegid(getegid()))                                                             \
+	X(setreuid, setreuid((uid_t)-1, (uid_t)-1))                                                \
+	X(setregid, setregid((gid_t)-1, (gid_t)-1))                                                \
+	X(setresuid, setresuid((uid_t)-1, (uid_t)-1, (uid_t)-1))                                   \
+	X(setresgid, setresgid((gid_t)-1, (gid_t)-1, (gid_t)-1))                                   \
+	X(setgroups, setgroups((size_t)n_groups, groups))                                          \
+	X(capset, capset(&cap_hdr, cap_data))                                                      \
+	X(madvise, madvise(page, sizeof(page), MADV_NORMAL))                                       \
+	X(posix_madvise, posix_madvise(page, sizeof(page), POSIX_MADV_NORMAL))                     \
+	X(mlock, mlock(page, sizeof(page)))                                                        \
+	X(mlock2, mlock2(page, sizeof(page), 0))                                                   \
+	X(munlock, munlock(page, sizeof(page)))                                                    \
+	X(mlockall, mlockall(MCL_FUTURE))                                                          \
 	X(munlockall, munlockall())
 
 #define CALL(name, call) (void)(call);

@@ -138,7 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (const char *e = dm_programs_next(&s, NULL); e; e = dm_programs_next(&s, e))
 			n++;
 		if (n != s.n_programs) {
-			fprintf(stderr, "fuzz-env: %u entries listed, %u counted\n", s.n_programs, n);
+			fprintf(stderr, "fuzz-env: %u entries listed, %u counted\n", s.n_programs,
+				n);
 			abort();
 		}
 	}

@@ -27,7 +27,8 @@ int main(int argc, char **argv)
 			perror(argv[i]);
 			return 1;
 		}
-		if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
+		if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0 ||
+		    fseek(f, 0, SEEK_SET) < 0) {
 			perror(argv[i]);
 			fclose(f);
 			return 1;

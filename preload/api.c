@@ -42,7 +42,7 @@ static int error_code(int err)
  * The bytes of a caller's status this library may read and write: its size, 0 for this version's
  * whole struct, never more than this version knows. 0 when it is too small to be a status.
  */
-#define STATUS_MIN_SIZE                                                                          \
+#define STATUS_MIN_SIZE                                                                            \
 	(offsetof(struct dmlock_status, vm_size) + sizeof(((struct dmlock_status *)0)->vm_size))
 
 static size_t status_span(const struct dmlock_status *st)
@@ -77,7 +77,7 @@ static void status_write(struct dmlock_status *st, const struct dmlock_status *f
 static void status_from_result(struct dmlock_status *st, const struct dm_lock_result *res)
 {
 	*st = (struct dmlock_status){
-		.state = !res->err	      ? DMLOCK_LOCKED :
+		.state = !res->err	    ? DMLOCK_LOCKED :
 			 res->err == ENOSYS ? DMLOCK_UNSUPPORTED :
 					      DMLOCK_FAILED,
 		.bytes_locked = (size_t)res->mem.vm_lck,
@@ -96,8 +96,7 @@ static void status_from_result(struct dmlock_status *st, const struct dm_lock_re
 	};
 }
 
-static void result_from_status(struct dm_lock_result *res, const struct dmlock_status *st,
-			       int err)
+static void result_from_status(struct dm_lock_result *res, const struct dmlock_status *st, int err)
 {
 	*res = (struct dm_lock_result){
 		.flags_requested = st->flags_requested,
@@ -126,7 +125,7 @@ DM_EXPORT int dmlock_lock_with_config(const struct dmlock_config *config,
 	if (!config) {
 		if (status)
 			status_write(status, &(struct dmlock_status){ .state = DMLOCK_FAILED,
-								     .error = EINVAL });
+								      .error = EINVAL });
 		return DMLOCK_ERR_INVALID_ARGUMENT;
 	}
 	r = dm_lock(&(struct dm_lock_request){ .current = config->current,

@@ -60,8 +60,8 @@ static int refuse_expansion(const char *name, const char *text, size_t len, stru
 	}
 	dollar = strstr(text, "${");
 	if (dollar) {
-		dm_diag_add(d, "%s:%u: '${' is not allowed: environment expansion is disabled", name,
-			    line_of(text, dollar));
+		dm_diag_add(d, "%s:%u: '${' is not allowed: environment expansion is disabled",
+			    name, line_of(text, dollar));
 		return -EINVAL;
 	}
 	return 0;
@@ -207,9 +207,9 @@ static bool is_name_char(char c)
 static bool is_unquoted_char(char c)
 {
 	/* Compares, not strchr(): this runs on the preload object's skip path (see below). */
-	return c != '\0' && c != ' ' && c != '#' && c != '"' && c != '\'' && c != '\t' && c != '\n' &&
-	       c != '\r' && c != '=' && c != '{' && c != '}' && c != '(' && c != ')' && c != '+' &&
-	       c != ',' && c != '*';
+	return c != '\0' && c != ' ' && c != '#' && c != '"' && c != '\'' && c != '\t' &&
+	       c != '\n' && c != '\r' && c != '=' && c != '{' && c != '}' && c != '(' && c != ')' &&
+	       c != '+' && c != ',' && c != '*';
 }
 
 /*
@@ -349,11 +349,11 @@ static int confuse_open(struct confuse_api *api)
 	api->handle = dlopen(DM_CONFUSE_SONAME, RTLD_NOW | RTLD_LOCAL);
 	if (!api->handle)
 		return -ELIBACC;
-#define SYM(field, name)                                              \
-	do {                                                          \
-		*(void **)&api->field = dlsym(api->handle, #name);    \
-		if (!api->field)                                      \
-			goto fail;                                    \
+#define SYM(field, name)                                                                           \
+	do {                                                                                       \
+		*(void **)&api->field = dlsym(api->handle, #name);                                 \
+		if (!api->field)                                                                   \
+			goto fail;                                                                 \
 	} while (0)
 	SYM(init, cfg_init);
 	SYM(parse_buf, cfg_parse_buf);
@@ -569,8 +569,9 @@ static int parse_with(const struct confuse_api *api, const char *name, const cha
 	section_opts[make_opts(section_opts, false)] = (cfg_opt_t)CFG_END();
 	n = make_opts(opts, true);
 	/* program "NAME" { ... }: settings for one program, above the file's own. */
-	opts[n] = (cfg_opt_t)CFG_SEC("program", section_opts,
-				     CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES | CFGF_NODEFAULT);
+	opts[n] =
+		(cfg_opt_t)CFG_SEC("program", section_opts,
+				   CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES | CFGF_NODEFAULT);
 	opts[n].validcb = validate_section;
 	opts[n + 1] = (cfg_opt_t)CFG_END();
 
@@ -592,9 +593,11 @@ static int parse_with(const struct confuse_api *api, const char *name, const cha
 		 * ignored as a whole, so the operator must still hear why.
 		 */
 		if (d && d->n + d->dropped == diags)
-			dm_diag_add(d, "%s: libconfuse rejected the file without a reason (a key must be "
-				       "an unquoted name), ignoring it",
-				    name);
+			dm_diag_add(
+				d,
+				"%s: libconfuse rejected the file without a reason (a key must be "
+				"an unquoted name), ignoring it",
+				name);
 		r = -EINVAL;
 		goto out;
 	}

@@ -71,7 +71,7 @@ enum dm_profile {
 enum dm_origin {
 	DM_FROM_DEFAULT = 0,
 	DM_FROM_PROFILE, /* the profile's value for the key */
-	DM_FROM_FILE,    /* the config file, outside any program section */
+	DM_FROM_FILE,	 /* the config file, outside any program section */
 	DM_FROM_SECTION, /* the config file's program "NAME" { } section for this program */
 	DM_FROM_ENV,
 };
@@ -112,20 +112,20 @@ struct dm_settings {
 };
 
 enum dm_key_type {
-	DM_TYPE_BOOL,   /* bool; in the file a libconfuse boolean, in the environment 1/0 too */
-	DM_TYPE_ENUM,   /* int-sized enum; values[] names each value, NULL for "cannot be set" */
-	DM_TYPE_INT,    /* int within [min, max], decimal */
+	DM_TYPE_BOOL,	/* bool; in the file a libconfuse boolean, in the environment 1/0 too */
+	DM_TYPE_ENUM,	/* int-sized enum; values[] names each value, NULL for "cannot be set" */
+	DM_TYPE_INT,	/* int within [min, max], decimal */
 	DM_TYPE_STRING, /* char[size], NUL-terminated; "" is unset */
-	DM_TYPE_LIST,   /* the program allow-list (one of these, its own fields) */
+	DM_TYPE_LIST,	/* the program allow-list (one of these, its own fields) */
 };
 
 struct dm_key_info {
 	const char *name; /* in the config file */
 	const char *env;  /* the environment variable */
 	enum dm_key_type type;
-	size_t offset; /* of the field in struct dm_settings */
-	size_t size;   /* of the field */
-	const char *expect; /* what a good value is, after "not ": "a boolean (use ...)" */
+	size_t offset;		   /* of the field in struct dm_settings */
+	size_t size;		   /* of the field */
+	const char *expect;	   /* what a good value is, after "not ": "a boolean (use ...)" */
 	const char *const *values; /* DM_TYPE_ENUM */
 	unsigned n_values;
 	long min, max; /* DM_TYPE_INT */
@@ -134,7 +134,8 @@ struct dm_key_info {
 	const char *unset_note;
 };
 
-#define DM_FIELD(f) .offset = offsetof(struct dm_settings, f), .size = sizeof(((struct dm_settings *)0)->f)
+#define DM_FIELD(f)                                                                                \
+	.offset = offsetof(struct dm_settings, f), .size = sizeof(((struct dm_settings *)0)->f)
 
 DM_HIDDEN extern const struct dm_key_info dm_keys[DM_KEY_COUNT];
 
@@ -192,7 +193,7 @@ DM_HIDDEN const char *dm_base_name(const char *path);
 
 struct dm_conffile {
 	const char *path; /* the caller's string, which must outlive the struct */
-	char *text;       /* NUL-terminated; NULL when not loaded */
+	char *text;	  /* NUL-terminated; NULL when not loaded */
 	size_t len;
 	bool trusted;
 	bool stat_done; /* owner and mode are the opened file's (fstat), for doctor */
@@ -224,8 +225,7 @@ DM_HIDDEN void dm_conffile_release(struct dm_conffile *f);
  */
 DM_HIDDEN bool dm_conffile_cannot_name(const struct dm_conffile *f, struct dm_self *self);
 /* Its word test: does name (nlen bytes) stand in text as a word outside comments? No libc call. */
-DM_HIDDEN bool dm_conffile_names_word(const char *text, size_t len, const char *name,
-				      size_t nlen);
+DM_HIDDEN bool dm_conffile_names_word(const char *text, size_t len, const char *name, size_t nlen);
 /*
  * Parse with libconfuse (dlopen()ed on first use) and apply the file's values over s, with origin
  * DM_FROM_FILE; then, when self is given, the values of each program "NAME" { } section that
@@ -244,7 +244,8 @@ struct dm_decision {
 	struct dm_conffile file; /* file.path; owner and mode from the load's fstat */
 	int load_r;  /* dm_conffile_load(): 0, -ENOENT (no file), -EPERM (untrusted), ... */
 	int parse_r; /* dm_conffile_apply() when the file was loaded and trusted, else 0 */
-	unsigned file_diags; /* diag.msg[0, file_diags) are the file's; the rest the environment's */
+	unsigned
+		file_diags; /* diag.msg[0, file_diags) are the file's; the rest the environment's */
 	struct dm_diag diag;
 };
 
@@ -292,15 +293,15 @@ struct dm_lock_request {
 
 struct dm_lock_result {
 	int flags_requested;
-	int flags_used; /* what the successful call used; 0 when none succeeded */
-	int err;        /* positive errno of the failure; 0 on success */
-	bool onfault_fallback; /* kernel refused MCL_ONFAULT (before 4.4); retried without */
-	bool future_withheld;  /* MCL_FUTURE left out: finite limit and no CAP_IPC_LOCK */
-	bool soft_raised;      /* soft RLIMIT_MEMLOCK raised to the hard limit */
-	bool limit_lifted;     /* RLIMIT_MEMLOCK set to unlimited (CAP_SYS_RESOURCE held) */
-	bool future_needs_cap; /* MCL_FUTURE kept under a finite limit on CAP_IPC_LOCK alone */
-	bool cap_ipc_lock;     /* CAP_IPC_LOCK effective in the initial user namespace */
-	struct rlimit limit;   /* RLIMIT_MEMLOCK as it was when mlockall ran */
+	int flags_used;		/* what the successful call used; 0 when none succeeded */
+	int err;		/* positive errno of the failure; 0 on success */
+	bool onfault_fallback;	/* kernel refused MCL_ONFAULT (before 4.4); retried without */
+	bool future_withheld;	/* MCL_FUTURE left out: finite limit and no CAP_IPC_LOCK */
+	bool soft_raised;	/* soft RLIMIT_MEMLOCK raised to the hard limit */
+	bool limit_lifted;	/* RLIMIT_MEMLOCK set to unlimited (CAP_SYS_RESOURCE held) */
+	bool future_needs_cap;	/* MCL_FUTURE kept under a finite limit on CAP_IPC_LOCK alone */
+	bool cap_ipc_lock;	/* CAP_IPC_LOCK effective in the initial user namespace */
+	struct rlimit limit;	/* RLIMIT_MEMLOCK as it was when mlockall ran */
 	struct dm_proc_mem mem; /* read after the call */
 };
 
@@ -319,9 +320,9 @@ struct dm_guard {
 	volatile int dropped; /* flags given up when the process dropped CAP_IPC_LOCK, 0 if none */
 	volatile bool program_owns; /* the program called mlockall/munlockall: its word stands */
 	volatile bool keep_freed;   /* swap-server profile: freed memory stays locked, resident */
-	bool initial_userns;        /* the capability means something for mlock here */
-	enum dm_log_target log;     /* where this process's lines go */
-	char name[64];              /* its name, escaped, for those lines */
+	bool initial_userns;	    /* the capability means something for mlock here */
+	enum dm_log_target log;	    /* where this process's lines go */
+	char name[64];		    /* its name, escaped, for those lines */
 };
 DM_HIDDEN extern struct dm_guard dm_guard;
 

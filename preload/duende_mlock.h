@@ -48,9 +48,9 @@ extern "C" {
 #define DMLOCK_EXIT_REQUIRED 71
 
 struct dmlock_config {
-	bool current;  /* MCL_CURRENT: lock every page mapped now */
-	bool future;   /* MCL_FUTURE: lock every page mapped later */
-	bool onfault;  /* MCL_ONFAULT: lock pages when first touched instead of faulting all in */
+	bool current; /* MCL_CURRENT: lock every page mapped now */
+	bool future;  /* MCL_FUTURE: lock every page mapped later */
+	bool onfault; /* MCL_ONFAULT: lock pages when first touched instead of faulting all in */
 	bool required; /* a failure is an error (negative return) instead of a DMLOCK_FAILED status */
 };
 
@@ -94,32 +94,38 @@ enum {
  * to vm_size is no status: the lock calls return DMLOCK_ERR_INVALID_ARGUMENT without locking.
  */
 struct dmlock_status {
-	size_t size;               /* set by the caller: sizeof(struct dmlock_status), or 0 */
+	size_t size; /* set by the caller: sizeof(struct dmlock_status), or 0 */
 	enum dmlock_state state;
-	size_t bytes_locked;       /* VmLck after the call */
-	int error;                 /* positive errno of a failure, 0 when locked */
-	int flags_requested;       /* MCL_* asked for */
-	int flags_used;            /* MCL_* the successful call used */
-	bool onfault_fallback;     /* MCL_ONFAULT refused by the kernel, retried without */
-	bool future_withheld;      /* MCL_FUTURE left out: finite limit, no CAP_IPC_LOCK */
-	bool soft_limit_raised;    /* soft RLIMIT_MEMLOCK raised to the hard limit */
-	bool cap_ipc_lock;         /* CAP_IPC_LOCK effective (initial user namespace) */
+	size_t bytes_locked;		 /* VmLck after the call */
+	int error;			 /* positive errno of a failure, 0 when locked */
+	int flags_requested;		 /* MCL_* asked for */
+	int flags_used;			 /* MCL_* the successful call used */
+	bool onfault_fallback;		 /* MCL_ONFAULT refused by the kernel, retried without */
+	bool future_withheld;		 /* MCL_FUTURE left out: finite limit, no CAP_IPC_LOCK */
+	bool soft_limit_raised;		 /* soft RLIMIT_MEMLOCK raised to the hard limit */
+	bool cap_ipc_lock;		 /* CAP_IPC_LOCK effective (initial user namespace) */
 	unsigned long long memlock_soft; /* RLIMIT_MEMLOCK when locking; ~0ULL = unlimited */
 	unsigned long long memlock_hard;
 	unsigned long long vm_size; /* VmSize after the call, bytes */
-	bool limit_lifted;          /* RLIMIT_MEMLOCK set to unlimited first (CAP_SYS_RESOURCE) */
-	bool future_needs_cap;      /* MCL_FUTURE kept under a finite limit on CAP_IPC_LOCK alone:
+	bool limit_lifted;	    /* RLIMIT_MEMLOCK set to unlimited first (CAP_SYS_RESOURCE) */
+	bool future_needs_cap;	    /* MCL_FUTURE kept under a finite limit on CAP_IPC_LOCK alone:
 				     * dropping the capability later makes new mappings fail */
 };
 
-#define DMLOCK_STATUS_INIT { .size = sizeof(struct dmlock_status) }
+#define DMLOCK_STATUS_INIT                                                                         \
+	{                                                                                          \
+		.size = sizeof(struct dmlock_status)                                               \
+	}
 
 /*
  * The start of every config: dmlock_config_default(), or this initializer, then change what
  * differs. A designated initializer alone ({ .onfault = true }) leaves current, future and
  * required false, which asks for nothing.
  */
-#define DMLOCK_CONFIG_DEFAULT { .current = true, .future = true, .onfault = false, .required = true }
+#define DMLOCK_CONFIG_DEFAULT                                                                      \
+	{                                                                                          \
+		.current = true, .future = true, .onfault = false, .required = true                \
+	}
 
 /* dmlock_lock_with_config(&dmlock_config_default(), status). */
 int dmlock_lock_all(struct dmlock_status *status);

@@ -66,8 +66,8 @@
 #endif
 
 /* glibc's function NAME, as dm_real_NAME (see bind-to-libc.py). */
-#define REAL(ret, name, params, version)                                                          \
-	extern ret dm_real_##name params;                                                         \
+#define REAL(ret, name, params, version)                                                           \
+	extern ret dm_real_##name params;                                                          \
 	__asm__(".symver dm_real_" #name ", " #name "@" version)
 
 REAL(int, setuid, (uid_t), GLIBC_BASE);
@@ -354,8 +354,8 @@ static bool own_overlaps(const void *addr, size_t len)
 	 * mlock() holds. So the wait is bounded, and past it the range counts as the program's
 	 * own: the kernel's answer, as if the library had locked nothing there.
 	 */
-	for (unsigned spins = 0;
-	     atomic_flag_test_and_set_explicit(&own.busy, memory_order_acquire); spins++)
+	for (unsigned spins = 0; atomic_flag_test_and_set_explicit(&own.busy, memory_order_acquire);
+	     spins++)
 		if (spins == 1u << 16)
 			return true;
 	hit = own.overflow;
@@ -385,8 +385,8 @@ static bool give_way(void)
 				     own.r[i].flags) == 0;
 	own_unlock();
 	say(4, ok ? "unlocked: the program locks memory of its own within RLIMIT_MEMLOCK, and"
-		    " comes first; see duende-mlock doctor"
-		  : "unlocked: the program locks memory of its own within RLIMIT_MEMLOCK, and"
+		    " comes first; see duende-mlock doctor" :
+		    "unlocked: the program locks memory of its own within RLIMIT_MEMLOCK, and"
 		    " comes first; some of its locks could not be restored");
 	return true;
 }

@@ -141,8 +141,8 @@ static struct {
 	char self_exe[sizeof("/proc/self/exe")];
 	char config_path[sizeof(DM_CONFIG_PATH)];
 } skip_strings = {
-	"DUENDE_MLOCK_PROGRAMS=", "DUENDE_MLOCK_CONFIG=", "LD_PRELOAD=", "/proc/self/exe",
-	DM_CONFIG_PATH,
+	"DUENDE_MLOCK_PROGRAMS=", "DUENDE_MLOCK_CONFIG=", "LD_PRELOAD=",
+	"/proc/self/exe",	  DM_CONFIG_PATH,
 };
 
 /*
@@ -168,7 +168,6 @@ struct skip_self {
 	size_t exe_len;
 	char exe[SKIP_EXE_MAX] __attribute__((aligned(8))); /* also skip_execfn_runs()'s buffer */
 };
-
 
 /* The value of "NAME=" in environ (getenv's first match), or NULL. */
 static const char *skip_getenv(const char *name_eq)
@@ -370,7 +369,8 @@ static enum skip_verdict skip_env_list(const char *list, const char *lp, struct 
 				if (pass == 0) {
 					/* dm_programs_add()'s rules. */
 					if (len >= PATH_MAX || a[len - 1] == '/' ||
-					    n >= DM_PROGRAMS_MAX || used + len + 2 > DM_PROGRAMS_BYTES)
+					    n >= DM_PROGRAMS_MAX ||
+					    used + len + 2 > DM_PROGRAMS_BYTES)
 						return ASK_START;
 					for (size_t i = 0; i < len; i++) {
 						unsigned char c = (unsigned char)a[i];
@@ -675,9 +675,8 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
 /* Set in the environment of a locked process for the programs it execs (see below). */
 static const char inherited_env[] = "DUENDE_MLOCK_INHERITED";
 
-static __attribute__((noinline)) void decide_with_file(struct dm_settings *s,
-							struct dm_self *self, bool preload,
-							bool from_env)
+static __attribute__((noinline)) void decide_with_file(struct dm_settings *s, struct dm_self *self,
+						       bool preload, bool from_env)
 {
 	struct dm_decision dec;
 	enum dm_log_target target;

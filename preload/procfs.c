@@ -13,7 +13,7 @@
 struct kb_key {
 	const char *key;
 	uint64_t *bytes; /* "Key: N kB", in bytes; or, when NULL: */
-	char *text;      /* the value as text, blanks trimmed */
+	char *text;	 /* the value as text, blanks trimmed */
 	size_t text_size;
 	bool found;
 };

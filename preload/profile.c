@@ -64,13 +64,14 @@ static long env_long(const char *name, long dflt, long min, long max)
 
 void dm_swap_server_params(struct dm_swap_server_params *p)
 {
-	p->rt_priority = (int)env_long("DUENDE_MLOCK_RT_PRIORITY", DM_SWAP_SERVER_RT_PRIORITY, 0, 99);
+	p->rt_priority =
+		(int)env_long("DUENDE_MLOCK_RT_PRIORITY", DM_SWAP_SERVER_RT_PRIORITY, 0, 99);
 	p->oom_score_adj =
 		(int)env_long("DUENDE_MLOCK_OOM_SCORE_ADJ", DM_SWAP_SERVER_OOM_SCORE_ADJ, -1000, 0);
-	p->heap_mib = (unsigned)env_long("DUENDE_MLOCK_HEAP_RESERVE_MIB", DM_SWAP_SERVER_HEAP_MIB, 0,
-					 1024);
-	p->stack_kib = (unsigned)env_long("DUENDE_MLOCK_STACK_KIB", DM_SWAP_SERVER_STACK_KIB, 0,
-					  4096);
+	p->heap_mib = (unsigned)env_long("DUENDE_MLOCK_HEAP_RESERVE_MIB", DM_SWAP_SERVER_HEAP_MIB,
+					 0, 1024);
+	p->stack_kib =
+		(unsigned)env_long("DUENDE_MLOCK_STACK_KIB", DM_SWAP_SERVER_STACK_KIB, 0, 4096);
 	p->thread_stack_kib = (unsigned)env_long("DUENDE_MLOCK_THREAD_STACK_KIB",
 						 DM_SWAP_SERVER_THREAD_STACK_KIB, 0, 65536);
 }
@@ -155,7 +156,8 @@ void dm_swap_server_apply(const struct dm_swap_server_params *p, bool locked,
 	if (p->stack_kib)
 		stack_touch((size_t)p->stack_kib << 10);
 	r->stack = p->stack_kib ? 0 : 1;
-	r->thread_stack = p->thread_stack_kib ? thread_stacks((size_t)p->thread_stack_kib << 10) : 1;
+	r->thread_stack =
+		p->thread_stack_kib ? thread_stacks((size_t)p->thread_stack_kib << 10) : 1;
 	r->io_flusher = prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) ? -errno : 0;
 	r->oom = p->oom_score_adj ? oom_adjust(p->oom_score_adj) : 1;
 	if (p->rt_priority) {

@@ -25,13 +25,17 @@ static const char *const profile_values[] = {
 	[DM_PROFILE_SWAP_SERVER] = "swap-server",
 };
 
-#define BOOL_KEY(key, env_name, field)                                                     \
-	{ .name = key, .env = env_name, .type = DM_TYPE_BOOL, DM_FIELD(field),              \
-	  .expect = "a boolean (use 1/0, true/false, yes/no, on/off)" }
+#define BOOL_KEY(key, env_name, field)                                                             \
+	{                                                                                          \
+		.name = key, .env = env_name, .type = DM_TYPE_BOOL, DM_FIELD(field),               \
+		.expect = "a boolean (use 1/0, true/false, yes/no, on/off)"                        \
+	}
 
 const struct dm_key_info dm_keys[DM_KEY_COUNT] = {
-	[DM_KEY_PROFILE] = { .name = "profile", .env = "DUENDE_MLOCK_PROFILE",
-			     .type = DM_TYPE_ENUM, DM_FIELD(profile),
+	[DM_KEY_PROFILE] = { .name = "profile",
+			     .env = "DUENDE_MLOCK_PROFILE",
+			     .type = DM_TYPE_ENUM,
+			     DM_FIELD(profile),
 			     .expect = "a profile (use none or swap-server)",
 			     .values = profile_values,
 			     .n_values = sizeof(profile_values) / sizeof(profile_values[0]) },
@@ -40,13 +44,19 @@ const struct dm_key_info dm_keys[DM_KEY_COUNT] = {
 	[DM_KEY_ONFAULT] = BOOL_KEY("onfault", "DUENDE_MLOCK_ONFAULT", onfault),
 	[DM_KEY_REQUIRED] = BOOL_KEY("required", "DUENDE_MLOCK_REQUIRED", required),
 	[DM_KEY_PROPAGATE] = BOOL_KEY("propagate", "DUENDE_MLOCK_PROPAGATE", propagate),
-	[DM_KEY_PROGRAMS] = { .name = "programs", .env = "DUENDE_MLOCK_PROGRAMS",
-			      .type = DM_TYPE_LIST, DM_FIELD(programs),
+	[DM_KEY_PROGRAMS] = { .name = "programs",
+			      .env = "DUENDE_MLOCK_PROGRAMS",
+			      .type = DM_TYPE_LIST,
+			      DM_FIELD(programs),
 			      .expect = "a list of program names or absolute paths",
 			      .global = true,
-			      .unset_note = "empty: every process under LD_PRELOAD, none system-wide" },
-	[DM_KEY_LOG] = { .name = "log", .env = "DUENDE_MLOCK_LOG", .type = DM_TYPE_ENUM,
-			 DM_FIELD(log), .expect = "a log target (use stderr, syslog or none)",
+			      .unset_note =
+				      "empty: every process under LD_PRELOAD, none system-wide" },
+	[DM_KEY_LOG] = { .name = "log",
+			 .env = "DUENDE_MLOCK_LOG",
+			 .type = DM_TYPE_ENUM,
+			 DM_FIELD(log),
+			 .expect = "a log target (use stderr, syslog or none)",
 			 .values = log_values,
 			 .n_values = sizeof(log_values) / sizeof(log_values[0]),
 			 .unset_note = "default: stderr under LD_PRELOAD, syslog system-wide" },
@@ -502,4 +512,3 @@ void dm_settings_from_env(struct dm_settings *s, struct dm_diag *d)
 		dm_diag_add(d, "%s='%s': not %s, ignoring", ki->env, esc, ki->expect);
 	}
 }
-

@@ -15,26 +15,28 @@
  * ECANCELED is ours (lock.c withholds a future-only request, and no syscall is made).
  */
 #define MEANING_EPERM "RLIMIT_MEMLOCK is 0 and the process lacks CAP_IPC_LOCK"
-#define REMEDY_EPERM                                                                             \
-	"grant CAP_IPC_LOCK (setcap cap_ipc_lock=+ep PROGRAM; docker run --cap-add=IPC_LOCK;"    \
+#define REMEDY_EPERM                                                                               \
+	"grant CAP_IPC_LOCK (setcap cap_ipc_lock=+ep PROGRAM; docker run --cap-add=IPC_LOCK;"      \
 	" systemd AmbientCapabilities=CAP_IPC_LOCK) or raise RLIMIT_MEMLOCK"
 #define MEANING_ENOMEM "the process is larger than RLIMIT_MEMLOCK allows and lacks CAP_IPC_LOCK"
-#define REMEDY_LIMIT                                                                             \
-	"raise RLIMIT_MEMLOCK (ulimit -l unlimited; docker run --ulimit memlock=-1:-1;"          \
+#define REMEDY_LIMIT                                                                               \
+	"raise RLIMIT_MEMLOCK (ulimit -l unlimited; docker run --ulimit memlock=-1:-1;"            \
 	" systemd LimitMEMLOCK=infinity) or grant CAP_IPC_LOCK"
 #define MEANING_EINVAL "flags not supported by this kernel, or no flags at all"
 #define REMEDY_EINVAL "set current or future; drop onfault on kernels before 4.4"
 #define MEANING_EAGAIN "some pages could not be locked"
 #define REMEDY_EAGAIN "retry later; check for memory pressure"
 #define MEANING_ENOSYS "mlockall is not available (seccomp filter or kernel)"
-#define REMEDY_ENOSYS                                                                            \
+#define REMEDY_ENOSYS                                                                              \
 	"allow the @memlock syscall group (systemd SystemCallFilter) or the seccomp profile"
-#define MEANING_ECANCELED                                                                        \
-	"only MCL_FUTURE was asked for, and it was withheld: RLIMIT_MEMLOCK is finite and the"   \
+#define MEANING_ECANCELED                                                                          \
+	"only MCL_FUTURE was asked for, and it was withheld: RLIMIT_MEMLOCK is finite and the"     \
 	" process lacks CAP_IPC_LOCK, so its later mappings would fail at the limit"
 
-#define WORDS(e, title, meaning, remedy)                                                         \
-	{ e, #e, meaning, remedy, title ": " meaning "; fix: " remedy }
+#define WORDS(e, title, meaning, remedy)                                                           \
+	{                                                                                          \
+		e, #e, meaning, remedy, title ": " meaning "; fix: " remedy                        \
+	}
 
 static const struct {
 	int err;
@@ -214,7 +216,8 @@ size_t dm_status_format(char *buf, size_t size, const char *program, const char 
 		put(&o, "locked %llu bytes (VmLck), flags %s", (unsigned long long)res->mem.vm_lck,
 		    flags);
 	} else if (res->flags_requested == 0) {
-		put(&o, "not locked: the settings ask for nothing (current and future are both off)");
+		put(&o,
+		    "not locked: the settings ask for nothing (current and future are both off)");
 		return o.n;
 	} else {
 		const char *meaning = dm_errno_meaning(res->err);
@@ -223,11 +226,13 @@ size_t dm_status_format(char *buf, size_t size, const char *program, const char 
 
 		dm_flags_format(flags, sizeof(flags), tried);
 		if (res->future_withheld && !(tried & (MCL_CURRENT | MCL_FUTURE)))
-			put(&o, "not locked: only future locking was asked for, and it was withheld");
+			put(&o,
+			    "not locked: only future locking was asked for, and it was withheld");
 		else
 			put(&o, "not locked: mlockall(%s) failed: %s (%s)", flags,
 			    dm_errno_name(res->err), meaning ? meaning : strerror(res->err));
-		put(&o, "; RLIMIT_MEMLOCK soft %s hard %s bytes, VmSize %llu bytes, CAP_IPC_LOCK %s",
+		put(&o,
+		    "; RLIMIT_MEMLOCK soft %s hard %s bytes, VmSize %llu bytes, CAP_IPC_LOCK %s",
 		    soft, hard, (unsigned long long)res->mem.vm_size,
 		    res->cap_ipc_lock ? "yes" : "no");
 		if (remedy)
@@ -241,13 +246,15 @@ size_t dm_status_format(char *buf, size_t size, const char *program, const char 
 	 * of the capability (preload/guard.c).
 	 */
 	if (res->future_withheld && !res->err) {
-		put(&o, "; MCL_FUTURE withheld: RLIMIT_MEMLOCK is finite (soft %s hard %s bytes) and"
-			" CAP_IPC_LOCK is missing, later memory is not locked",
+		put(&o,
+		    "; MCL_FUTURE withheld: RLIMIT_MEMLOCK is finite (soft %s hard %s bytes) and"
+		    " CAP_IPC_LOCK is missing, later memory is not locked",
 		    soft, hard);
 		shortfall = true;
 	}
 	if (res->future_needs_cap && !res->err) {
-		put(&o, "; MCL_FUTURE relies on CAP_IPC_LOCK: RLIMIT_MEMLOCK is finite (soft %s bytes)",
+		put(&o,
+		    "; MCL_FUTURE relies on CAP_IPC_LOCK: RLIMIT_MEMLOCK is finite (soft %s bytes)",
 		    soft);
 		shortfall = true;
 	}

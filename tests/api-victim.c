@@ -319,7 +319,7 @@ static void cmd_default_config(void)
 	printf("cfg_current=%d\ncfg_future=%d\ncfg_onfault=%d\ncfg_required=%d\n", c.current,
 	       c.future, c.onfault, c.required);
 	printf("macro_same=%d\n", m.current == c.current && m.future == c.future &&
-					   m.onfault == c.onfault && m.required == c.required);
+					  m.onfault == c.onfault && m.required == c.required);
 }
 
 /* The crate's MlockStatus values, made by hand as its tests make them. The failure carries VmLck

@@ -275,7 +275,7 @@ static void private_dev(const char *socket_path, int report)
 	static const struct {
 		const char *name;
 		unsigned maj, min;
-	} nodes[] = { { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+	} nodes[] = { { "null", 1, 3 },	  { "zero", 1, 5 },    { "full", 1, 7 },
 		      { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 } };
 	int fd;
 
@@ -338,16 +338,18 @@ static void child_setup(const struct victim_opts *o, int out_w, int err_w, int r
 			setup_failed(report, "unshare(CLONE_NEWNS)");
 		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 			setup_failed(report, "mount --make-rprivate / (is / a mount point?)");
-		if (o->etc_overlay && mount(o->etc_overlay, "/etc", NULL, MS_BIND | MS_REC, NULL) < 0)
+		if (o->etc_overlay &&
+		    mount(o->etc_overlay, "/etc", NULL, MS_BIND | MS_REC, NULL) < 0)
 			setup_failed(report, "bind-mount the copy of /etc");
 		if (o->syslog_socket)
 			private_dev(o->syslog_socket, report);
 	}
 	if (o->set_memlock) {
-		rlim_t v = o->memlock == HARNESS_MEMLOCK_UNLIMITED ? RLIM_INFINITY : (rlim_t)o->memlock;
-		rlim_t h = !o->set_memlock_hard			   ? v :
+		rlim_t v = o->memlock == HARNESS_MEMLOCK_UNLIMITED ? RLIM_INFINITY :
+								     (rlim_t)o->memlock;
+		rlim_t h = !o->set_memlock_hard				? v :
 			   o->memlock_hard == HARNESS_MEMLOCK_UNLIMITED ? RLIM_INFINITY :
-								     (rlim_t)o->memlock_hard;
+									  (rlim_t)o->memlock_hard;
 		struct rlimit rl = { v, h };
 
 		if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
@@ -583,7 +585,8 @@ static int run_quiet(const char *const argv[])
 
 bool swap_on(char *path, size_t size, char *why, size_t why_size)
 {
-	const char *mkswap = access("/sbin/mkswap", X_OK) == 0 ? "/sbin/mkswap" : "/usr/sbin/mkswap";
+	const char *mkswap =
+		access("/sbin/mkswap", X_OK) == 0 ? "/sbin/mkswap" : "/usr/sbin/mkswap";
 	int fd;
 
 	snprintf(path, size, "%s/swapfile", harness_tmpdir());
@@ -598,7 +601,8 @@ bool swap_on(char *path, size_t size, char *why, size_t why_size)
 
 		for (int i = 0; i < 160; i++) {
 			if (write(fd, zero, sizeof(zero)) != (ssize_t)sizeof(zero)) {
-				snprintf(why, why_size, "cannot write %s: %s", path, strerror(errno));
+				snprintf(why, why_size, "cannot write %s: %s", path,
+					 strerror(errno));
 				close(fd);
 				unlink(path);
 				return false;
@@ -653,8 +657,8 @@ const char *harness_etc_copy(void)
 
 	if (!dir[0]) {
 		snprintf(dir, sizeof(dir), "%s/etc", harness_tmpdir());
-		ck_assert_int_eq(run_quiet((const char *const[]){ "/bin/cp", "-a", "/etc", dir, NULL }),
-				 0);
+		ck_assert_int_eq(
+			run_quiet((const char *const[]){ "/bin/cp", "-a", "/etc", dir, NULL }), 0);
 		/* Nothing of the machine's own preload list: only what a test writes. */
 		{
 			char p[4300];

@@ -13,30 +13,31 @@
 
 enum harness_stderr {
 	HARNESS_STDERR_PIPE = 0, /* captured into result.err */
-	HARNESS_STDERR_CLOSED,   /* fd 2 closed at exec */
-	HARNESS_STDERR_BROKEN,   /* a pipe whose reader is already gone */
+	HARNESS_STDERR_CLOSED,	 /* fd 2 closed at exec */
+	HARNESS_STDERR_BROKEN,	 /* a pipe whose reader is already gone */
 };
 
 #define HARNESS_MEMLOCK_UNLIMITED (-2LL)
 
 struct victim_opts {
-	const char *const *argv;  /* argv[0] is the program path; NULL-terminated */
-	const char *const *env;   /* extra "NAME=value" entries, NULL-terminated; may be NULL */
-	bool preload;             /* put the built library in LD_PRELOAD */
-	bool drop_ipc_lock;       /* drop CAP_IPC_LOCK from the bounding and all sets before exec */
-	bool set_memlock;         /* set RLIMIT_MEMLOCK soft=hard to memlock */
-	long long memlock;        /* bytes, or HARNESS_MEMLOCK_UNLIMITED */
-	bool set_memlock_hard;    /* with set_memlock: a different hard limit */
+	const char *const *argv; /* argv[0] is the program path; NULL-terminated */
+	const char *const *env;	 /* extra "NAME=value" entries, NULL-terminated; may be NULL */
+	bool preload;		 /* put the built library in LD_PRELOAD */
+	bool drop_ipc_lock;	 /* drop CAP_IPC_LOCK from the bounding and all sets before exec */
+	bool set_memlock;	 /* set RLIMIT_MEMLOCK soft=hard to memlock */
+	long long memlock;	 /* bytes, or HARNESS_MEMLOCK_UNLIMITED */
+	bool set_memlock_hard;	 /* with set_memlock: a different hard limit */
 	long long memlock_hard;
 	enum harness_stderr stderr_mode;
-	int extra_groups;         /* this many supplementary groups (10000, 10001, ...) */
-	bool set_uid;             /* run as uid/gid (after the other changes) */
+	int extra_groups; /* this many supplementary groups (10000, 10001, ...) */
+	bool set_uid;	  /* run as uid/gid (after the other changes) */
 	uid_t uid;
 	gid_t gid;
-	bool new_mount_ns;        /* unshare(CLONE_NEWNS) and make / private before exec */
-	const char *etc_overlay;  /* with new_mount_ns: bind this directory over /etc */
-	const char *syslog_socket; /* with new_mount_ns: a tmpfs /dev whose /dev/log is this socket */
-	int timeout_s;            /* kill after this many seconds (default 20) */
+	bool new_mount_ns;	 /* unshare(CLONE_NEWNS) and make / private before exec */
+	const char *etc_overlay; /* with new_mount_ns: bind this directory over /etc */
+	const char
+		*syslog_socket; /* with new_mount_ns: a tmpfs /dev whose /dev/log is this socket */
+	int timeout_s;		/* kill after this many seconds (default 20) */
 	/*
 	 * A seccomp filter that fails mlockall(2) with this errno when its flags have any bit of
 	 * mlockall_mask: EINVAL for MCL_ONFAULT is what kernels before 4.4 answer, ENOSYS for all
@@ -47,10 +48,10 @@ struct victim_opts {
 };
 
 struct victim_result {
-	int exit_code;   /* -1 when killed by a signal */
-	int signal;      /* terminating signal, 0 when it exited */
-	char *out;       /* stdout, NUL-terminated */
-	char *err;       /* stderr (HARNESS_STDERR_PIPE), NUL-terminated */
+	int exit_code; /* -1 when killed by a signal */
+	int signal;    /* terminating signal, 0 when it exited */
+	char *out;     /* stdout, NUL-terminated */
+	char *err;     /* stderr (HARNESS_STDERR_PIPE), NUL-terminated */
 };
 
 /* Memory locking is "locked" when VmLck is at least this many bytes. */
@@ -62,10 +63,10 @@ struct victim_result {
  * of other users' reach (a clone in a 0700 home), copies in a directory made for them, so that
  * the cases run as nobody find them.
  */
-const char *harness_library(void);   /* the built library (what LD_PRELOAD gets) */
-const char *harness_victim(void);    /* the built victim program */
-const char *harness_tool(void);      /* the built duende-mlock tool (may be NULL) */
-const char *harness_tmpdir(void);    /* a fresh directory, reachable by other users */
+const char *harness_library(void); /* the built library (what LD_PRELOAD gets) */
+const char *harness_victim(void);  /* the built victim program */
+const char *harness_tool(void);	   /* the built duende-mlock tool (may be NULL) */
+const char *harness_tmpdir(void);  /* a fresh directory, reachable by other users */
 /* Make the copies above once, in the runner, before the cases fork. */
 void harness_prepare(void);
 /* Can a child have a private mount namespace (/ made private)? If not, why. */
@@ -99,11 +100,11 @@ void swap_off(const char *path);
  * CI machine is root and can swap.
  */
 enum {
-	HARNESS_NEEDS_ROOT = 1 << 0, /* uid 0 with CAP_IPC_LOCK and CAP_SYS_ADMIN (to drop it, mount) */
-	HARNESS_NEEDS_SWAP = 1 << 1, /* a swap file can be switched on */
+	HARNESS_NEEDS_ROOT =
+		1 << 0, /* uid 0 with CAP_IPC_LOCK and CAP_SYS_ADMIN (to drop it, mount) */
+	HARNESS_NEEDS_SWAP = 1 << 1,	 /* a swap file can be switched on */
 	HARNESS_NEEDS_MOUNT_NS = 1 << 2, /* a private mount namespace (not in a plain chroot) */
 };
-
 
 bool harness_is_root(void);
 /*
@@ -150,10 +151,13 @@ enum {
 struct harness_case {
 	const char *name; /* the function's name; the TCase drops its "test_" */
 	const TTest *fn;
-	unsigned tags;    /* CASE_* */
+	unsigned tags; /* CASE_* */
 };
 
-#define CASE(fn, tags) { #fn, fn, (tags) }
+#define CASE(fn, tags)                                                                             \
+	{                                                                                          \
+#fn, fn, (tags)                                                                    \
+	}
 #define HARNESS_SUITE(name, cases) harness_suite((name), (cases), sizeof(cases) / sizeof(*(cases)))
 Suite *harness_suite(const char *name, const struct harness_case *cases, size_t n);
 /*

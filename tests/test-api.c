@@ -34,12 +34,12 @@ static const char *api_victim(void)
 #define API(...) ((const char *const[]){ api_victim(), __VA_ARGS__, NULL })
 
 /* A number the victim printed; the whole output in the message when it is not what we want. */
-#define ASSERT_KV(res, key, op, want)                                                       \
-	do {                                                                                \
-		long long got_ = kv_get((res)->out, (key));                                 \
-		long long want_ = (long long)(want);                                        \
-		ck_assert_msg(got_ op want_, "%s=%lld, want %s %lld; stdout:\n%s\nstderr:\n%s", \
-			      (key), got_, #op, want_, (res)->out, (res)->err);             \
+#define ASSERT_KV(res, key, op, want)                                                              \
+	do {                                                                                       \
+		long long got_ = kv_get((res)->out, (key));                                        \
+		long long want_ = (long long)(want);                                               \
+		ck_assert_msg(got_ op want_, "%s=%lld, want %s %lld; stdout:\n%s\nstderr:\n%s",    \
+			      (key), got_, #op, want_, (res)->out, (res)->err);                    \
 	} while (0)
 
 /* A string the victim printed, in one of a few rotating buffers. */
@@ -343,7 +343,8 @@ START_TEST(test_status_format_words)
 	line = kv(&r, "full_eperm");
 	ASSERT_HAS(line, "not locked: mlockall(MCL_CURRENT) failed: EPERM (RLIMIT_MEMLOCK is 0 and "
 			 "the process lacks CAP_IPC_LOCK)");
-	ASSERT_HAS(line, "RLIMIT_MEMLOCK soft 0 hard 0 bytes, VmSize 4194304 bytes, CAP_IPC_LOCK no");
+	ASSERT_HAS(line,
+		   "RLIMIT_MEMLOCK soft 0 hard 0 bytes, VmSize 4194304 bytes, CAP_IPC_LOCK no");
 	ASSERT_HAS(line, "; fix: grant CAP_IPC_LOCK");
 	ASSERT_KV(&r, "full_eperm_rc", ==, strlen(line));
 
@@ -389,7 +390,8 @@ START_TEST(test_static_consumer)
 	struct victim_opts o = { 0 };
 	struct victim_result r;
 
-	ck_assert_msg(exe && exe[0], "DM_TEST_API_VICTIM_STATIC is not set (run through meson test)");
+	ck_assert_msg(exe && exe[0],
+		      "DM_TEST_API_VICTIM_STATIC is not set (run through meson test)");
 	fully = getenv("DM_TEST_API_VICTIM_STATIC_FULLY");
 	o.argv = (const char *const[]){ exe, "lock", "all", NULL };
 	run(&o, &r);

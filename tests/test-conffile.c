@@ -29,8 +29,9 @@ static bool cannot_name(const char *text, const char *path)
 
 START_TEST(test_config_parse_values_and_origins)
 {
-	static const char text[] = "# comment\ncurrent = false\nonfault = yes\n"
-				   "programs = {\"trueno-ublk\", /usr/sbin/nbd-server}\nlog = syslog\n";
+	static const char text[] =
+		"# comment\ncurrent = false\nonfault = yes\n"
+		"programs = {\"trueno-ublk\", /usr/sbin/nbd-server}\nlog = syslog\n";
 	struct dm_settings s;
 	struct dm_diag d = { 0 };
 
@@ -115,7 +116,8 @@ START_TEST(test_program_sections)
 	{
 		static const char *const bad[][2] = {
 			{ "program x { programs = {y} }\n", "no such option 'programs'" },
-			{ "program \"rel/x\" { onfault = true }\n", "program \"rel/x\": not a program" },
+			{ "program \"rel/x\" { onfault = true }\n",
+			  "program \"rel/x\": not a program" },
 			{ "program x { onfault = true }\nprogram x { current = false }\n", "x" },
 			{ "program x { profile = fast }\n", "profile = 'fast': not a profile" },
 		};
@@ -123,8 +125,8 @@ START_TEST(test_program_sections)
 		for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 			d.n = 0;
 			dm_settings_default(&s);
-			ck_assert_int_eq(dm_config_parse_text("b.conf", bad[i][0], strlen(bad[i][0]),
-							      &nbd, &s, &d),
+			ck_assert_int_eq(dm_config_parse_text("b.conf", bad[i][0],
+							      strlen(bad[i][0]), &nbd, &s, &d),
 					 -EINVAL);
 			ck_assert_uint_ge(d.n, 1);
 			ck_assert_msg(strstr(d.msg[0], bad[i][1]), "case %zu: %s", i, d.msg[0]);
@@ -144,7 +146,8 @@ START_TEST(test_prescan)
 	/* Escapes could spell it: no claim. */
 	ck_assert(!cannot_name("programs = {\"ss\\x68d\"}", "/usr/sbin/sshd"));
 	/* Cannot name it: comments, longer words, other names. */
-	ck_assert(cannot_name("# sshd is not here\nprograms = {\"trueno-ublk\"}", "/usr/sbin/sshd"));
+	ck_assert(
+		cannot_name("# sshd is not here\nprograms = {\"trueno-ublk\"}", "/usr/sbin/sshd"));
 	ck_assert(cannot_name("// sshd\n/* sshd */ programs = {sshd2, xsshd}", "/usr/sbin/sshd"));
 	ck_assert(cannot_name("programs = {\"/opt/sshd-x\"}", "/usr/sbin/sshd"));
 	/* A backslash is a plain byte in comments and unquoted strings, for libconfuse too. */

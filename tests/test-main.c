@@ -56,12 +56,14 @@ int main(void)
 	int failed;
 
 	if (!harness_library() || !harness_victim()) {
-		fprintf(stderr, "DM_TEST_LIBRARY and DM_TEST_VICTIM must be set (run through meson test)\n");
+		fprintf(stderr,
+			"DM_TEST_LIBRARY and DM_TEST_VICTIM must be set (run through meson test)\n");
 		return EXIT_FAILURE;
 	}
 	if ((needs & HARNESS_NEEDS_ROOT) && !harness_is_root())
-		return skip("needs root with CAP_IPC_LOCK and CAP_SYS_ADMIN (to drop the capability "
-			    "for real and to mount)");
+		return skip(
+			"needs root with CAP_IPC_LOCK and CAP_SYS_ADMIN (to drop the capability "
+			"for real and to mount)");
 	if (needs & HARNESS_NEEDS_SWAP) {
 		char path[4096], why[512];
 

@@ -19,7 +19,8 @@ static char *config_file(const char *name, const char *text)
 {
 	static char env[4400];
 
-	snprintf(env, sizeof(env), "DUENDE_MLOCK_CONFIG=%s", harness_write_config(name, text, 0644));
+	snprintf(env, sizeof(env), "DUENDE_MLOCK_CONFIG=%s",
+		 harness_write_config(name, text, 0644));
 	return env;
 }
 
@@ -291,7 +292,8 @@ START_TEST(test_soft_limit_raised_to_hard)
 	ASSERT_HOST_RAN(&r);
 	ck_assert_int_gt(kv_get(r.out, "vm_lck"), 0);
 	ASSERT_HAS(r.err, "flags MCL_CURRENT; MCL_FUTURE withheld");
-	ASSERT_HAS(r.err, "; soft RLIMIT_MEMLOCK raised to the hard limit; see duende-mlock doctor\n");
+	ASSERT_HAS(r.err,
+		   "; soft RLIMIT_MEMLOCK raised to the hard limit; see duende-mlock doctor\n");
 	victim_result_free(&r);
 }
 END_TEST

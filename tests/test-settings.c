@@ -48,7 +48,8 @@ START_TEST(test_programs_list)
 	const char *e;
 
 	dm_settings_default(&s);
-	ck_assert_int_eq(dm_programs_parse_list(&s, " trueno-ublk , /usr/sbin/nbd-server,,", &d), 0);
+	ck_assert_int_eq(dm_programs_parse_list(&s, " trueno-ublk , /usr/sbin/nbd-server,,", &d),
+			 0);
 	ck_assert_uint_eq(s.n_programs, 2);
 	e = dm_programs_next(&s, NULL);
 	ck_assert_str_eq(e, "trueno-ublk");
@@ -186,12 +187,8 @@ END_TEST
 Suite *test_suite(void)
 {
 	const struct harness_case cases[] = {
-		CASE(test_parse_bool, 0),
-		CASE(test_programs_list, 0),
-		CASE(test_programs_match, 0),
-		CASE(test_key_table, 0),
-		CASE(test_decide_layers, 0),
-		CASE(test_self_name, 0),
+		CASE(test_parse_bool, 0), CASE(test_programs_list, 0), CASE(test_programs_match, 0),
+		CASE(test_key_table, 0),  CASE(test_decide_layers, 0), CASE(test_self_name, 0),
 	};
 
 	return HARNESS_SUITE("settings", cases);

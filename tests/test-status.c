@@ -35,7 +35,8 @@ START_TEST(test_status_format)
 	char line[DM_LOG_MAX];
 
 	dm_status_format(line, sizeof(line), "d\nmon", NULL, 42, &res);
-	ck_assert_str_eq(line, "d\\x0amon[42]: locked 4096 bytes (VmLck), flags MCL_CURRENT|MCL_FUTURE");
+	ck_assert_str_eq(line,
+			 "d\\x0amon[42]: locked 4096 bytes (VmLck), flags MCL_CURRENT|MCL_FUTURE");
 	dm_status_format(line, sizeof(line), "redis-server", "redis-check-rdb", 42, &res);
 	ck_assert_str_eq(line, "redis-server[42] (executable redis-check-rdb): locked 4096 bytes "
 			       "(VmLck), flags MCL_CURRENT|MCL_FUTURE");

@@ -435,8 +435,8 @@ START_TEST(test_full_log_socket_never_blocks)
 		struct sockaddr_un a = { .sun_family = AF_UNIX };
 
 		strcpy(a.sun_path, log_path);
-		while (sendto(w, junk, sizeof(junk), MSG_DONTWAIT, (struct sockaddr *)&a, sizeof(a)) >
-		       0)
+		while (sendto(w, junk, sizeof(junk), MSG_DONTWAIT, (struct sockaddr *)&a,
+			      sizeof(a)) > 0)
 			n++;
 		close(w);
 	}

@@ -88,8 +88,8 @@ static void run_tool(const char *const *argv, const char *const *env, struct vic
 	ck_assert_msg(r->signal == 0, "tool killed by signal %d; stderr:\n%s", r->signal, r->err);
 }
 
-#define ASSERT_EXIT(r, code)                                                                 \
-	ck_assert_msg((r)->exit_code == (code), "exit %d, expected %d; stdout:\n%s\nstderr:\n%s", \
+#define ASSERT_EXIT(r, code)                                                                       \
+	ck_assert_msg((r)->exit_code == (code), "exit %d, expected %d; stdout:\n%s\nstderr:\n%s",  \
 		      (r)->exit_code, (code), (r)->out, (r)->err)
 
 /* ---- processes that stay alive while the tool looks at them ---- */
@@ -106,8 +106,8 @@ struct bg {
  */
 struct bg_opts {
 	bool preload;
-	bool drop_ipc_lock;   /* the container condition: no CAP_IPC_LOCK ... */
-	long long memlock;    /* ... and RLIMIT_MEMLOCK soft = hard = this, when > 0 */
+	bool drop_ipc_lock; /* the container condition: no CAP_IPC_LOCK ... */
+	long long memlock;  /* ... and RLIMIT_MEMLOCK soft = hard = this, when > 0 */
 };
 
 static void bg_start_opts(struct bg *b, const char *const *argv, const struct bg_opts *o,
@@ -439,15 +439,24 @@ END_TEST
 START_TEST(test_status_prometheus)
 {
 	static const char *const families[] = {
-		"duende_mlock_locked_bytes",	 "duende_mlock_locked_resident_bytes",
-		"duende_mlock_rss_bytes",	 "duende_mlock_swap_bytes",
-		"duende_mlock_shim_loaded",	 "duende_mlock_locked",
-		"duende_mlock_partly_locked",	 "duende_mlock_new_memory_locked",
-		"duende_mlock_resident_locked_bytes", "duende_mlock_resident_unlocked_bytes",
-		"duende_mlock_new_memory_fails", "duende_mlock_memlock_limit_bytes",
-		"duende_mlock_io_flusher",	 "duende_mlock_oom_score_adj",
-		"duende_mlock_sched_priority",	 "duende_mlock_threads",
-		"duende_mlock_realtime_threads", "duende_mlock_stack_locked_bytes",
+		"duende_mlock_locked_bytes",
+		"duende_mlock_locked_resident_bytes",
+		"duende_mlock_rss_bytes",
+		"duende_mlock_swap_bytes",
+		"duende_mlock_shim_loaded",
+		"duende_mlock_locked",
+		"duende_mlock_partly_locked",
+		"duende_mlock_new_memory_locked",
+		"duende_mlock_resident_locked_bytes",
+		"duende_mlock_resident_unlocked_bytes",
+		"duende_mlock_new_memory_fails",
+		"duende_mlock_memlock_limit_bytes",
+		"duende_mlock_io_flusher",
+		"duende_mlock_oom_score_adj",
+		"duende_mlock_sched_priority",
+		"duende_mlock_threads",
+		"duende_mlock_realtime_threads",
+		"duende_mlock_stack_locked_bytes",
 		"duende_mlock_stack_resident_bytes",
 	};
 	struct victim_result r;
@@ -756,8 +765,8 @@ START_TEST(test_status_unlocked_in_swap)
 	struct victim_result r;
 	struct bg b;
 
-	bg_start(&b, (const char *const[]){ target(), "pageout", "32", "sleep", "60", NULL },
-		 false, "ready");
+	bg_start(&b, (const char *const[]){ target(), "pageout", "32", "sleep", "60", NULL }, false,
+		 "ready");
 	run_tool(TOOL("status", "--json", b.pid_text), NULL, &r);
 	ASSERT_EXIT(&r, 1);
 	ck_assert_int_ge(json_num(r.out, "swap_bytes"), 16 * HARNESS_MIB);
@@ -865,8 +874,8 @@ START_TEST(test_doctor_denied_setpriv)
 	struct victim_result r;
 
 	run_tool((const char *const[]){ "/usr/bin/setpriv", "--bounding-set=-ipc_lock",
-					"--inh-caps=-ipc_lock", "/usr/bin/prlimit",
-					"--memlock=0:0", tool(), "doctor", NULL },
+					"--inh-caps=-ipc_lock", "/usr/bin/prlimit", "--memlock=0:0",
+					tool(), "doctor", NULL },
 		 NULL, &r);
 	ASSERT_EXIT(&r, 1);
 	ASSERT_HAS(r.out, "EPERM");
@@ -1031,11 +1040,11 @@ START_TEST(test_check_config_good)
 
 	tool();
 	path = harness_write_config("good.conf",
-			    "# a comment\n"
-			    "onfault = true\n"
-			    "programs = {\"trueno-ublk\", \"/usr/sbin/nbd-server\"}\n"
-			    "log = syslog\n",
-			    0644);
+				    "# a comment\n"
+				    "onfault = true\n"
+				    "programs = {\"trueno-ublk\", \"/usr/sbin/nbd-server\"}\n"
+				    "log = syslog\n",
+				    0644);
 	run_tool(TOOL("check-config", path), ENV(env_library, "DUENDE_MLOCK_REQUIRED=yes"), &r);
 	ASSERT_EXIT(&r, 0);
 	ASSERT_HAS(r.out, ": ok\n");
@@ -1063,10 +1072,11 @@ START_TEST(test_check_config_program_section)
 	const char *path;
 
 	tool();
-	path = harness_write_config("section.conf",
-			    "programs = {sshd}\nonfault = true\n"
-			    "program \"nbd-server\" {\n\tprofile = swap-server\n\trequired = true\n}\n",
-			    0644);
+	path = harness_write_config(
+		"section.conf",
+		"programs = {sshd}\nonfault = true\n"
+		"program \"nbd-server\" {\n\tprofile = swap-server\n\trequired = true\n}\n",
+		0644);
 	run_tool(TOOL("check-config", "--program", "/usr/sbin/nbd-server", path),
 		 ENV(env_library, "DUENDE_MLOCK_PROPAGATE=0"), &r);
 	ASSERT_EXIT(&r, 0);
@@ -1125,7 +1135,8 @@ START_TEST(test_check_config_errors)
 
 	tool();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *path = harness_write_config(cases[i].name, cases[i].text, cases[i].mode);
+		const char *path =
+			harness_write_config(cases[i].name, cases[i].text, cases[i].mode);
 
 		run_tool(TOOL("check-config", path), NULL, &r);
 		ASSERT_EXIT(&r, 1);
@@ -1278,7 +1289,8 @@ START_TEST(test_run_says_problems_once)
 		     "DUENDE_MLOCK_FUTURE=perhaps"),
 		 &r);
 	ASSERT_HOST_RAN(&r);
-	ck_assert_int_eq(count_of(r.err, "duende-mlock: warning: DUENDE_MLOCK_FUTURE='perhaps'"), 1);
+	ck_assert_int_eq(count_of(r.err, "duende-mlock: warning: DUENDE_MLOCK_FUTURE='perhaps'"),
+			 1);
 	ck_assert_int_eq(count_of(r.err, "DUENDE_MLOCK_FUTURE='perhaps'"), 1);
 	victim_result_free(&r);
 }
@@ -1323,10 +1335,11 @@ START_TEST(test_run_and_doctor_library_does_not_load)
 	tool();
 	snprintf(lib, sizeof(lib), "%s/libduende_mlock_preload.so", harness_tmpdir());
 	/* Longer than an ELF header, or ld.so says "file too short" instead. */
-	harness_write_file(lib,
-			   "This is a text file, not an ELF shared object: ld.so refuses to preload "
-			   "it, and a program would run unlocked.\n",
-			   0644, 0, 0);
+	harness_write_file(
+		lib,
+		"This is a text file, not an ELF shared object: ld.so refuses to preload "
+		"it, and a program would run unlocked.\n",
+		0644, 0, 0);
 	snprintf(env_lib, sizeof(env_lib), "DUENDE_MLOCK_LIBRARY=%s", lib);
 
 	run_tool(TOOL("run", "--required", "--", harness_victim(), "status"),
@@ -1513,14 +1526,20 @@ START_TEST(test_doctor_running_instance)
 					NULL },
 		 true, "ready");
 	run_tool(TOOL("doctor", target()), TOOL_ENV("DUENDE_MLOCK_PROFILE=swap-server"), &r);
-	snprintf(line, sizeof(line), "ok    running     the running instance, PID %s, is fully "
-		 "locked", b.pid_text);
+	snprintf(line, sizeof(line),
+		 "ok    running     the running instance, PID %s, is fully "
+		 "locked",
+		 b.pid_text);
 	ASSERT_HAS(r.out, line);
-	snprintf(line, sizeof(line), "the running server, PID %s: SCHED_FIFO (2 of 2 threads "
-		 "real-time)", b.pid_text);
+	snprintf(line, sizeof(line),
+		 "the running server, PID %s: SCHED_FIFO (2 of 2 threads "
+		 "real-time)",
+		 b.pid_text);
 	ASSERT_HAS(r.out, line);
-	snprintf(line, sizeof(line), "WARN  running     the running server, PID %s: IO_FLUSHER "
-		 "not set", b.pid_text);
+	snprintf(line, sizeof(line),
+		 "WARN  running     the running server, PID %s: IO_FLUSHER "
+		 "not set",
+		 b.pid_text);
 	ASSERT_HAS(r.out, line);
 	victim_result_free(&r);
 	bg_stop(&b);

@@ -220,13 +220,12 @@ int main(int argc, char **argv)
 		/* An allocator giving MIB back: madvise(MADV_DONTNEED, _FREE or _REMOVE), touch again. */
 		size_t len = mib_arg(argv[2]);
 		const char *how = argc > 3 ? argv[3] : "dontneed";
-		int advice = strcmp(how, "free") == 0     ? MADV_FREE
-			     : strcmp(how, "remove") == 0 ? MADV_REMOVE
-							  : MADV_DONTNEED;
-		char *p = strcmp(how, "remove") == 0
-				  ? mmap(NULL, len, PROT_READ | PROT_WRITE,
-					 MAP_SHARED | MAP_ANONYMOUS, -1, 0)
-				  : map_anon(len);
+		int advice = strcmp(how, "free") == 0	? MADV_FREE :
+			     strcmp(how, "remove") == 0 ? MADV_REMOVE :
+							  MADV_DONTNEED;
+		char *p = strcmp(how, "remove") == 0 ? mmap(NULL, len, PROT_READ | PROT_WRITE,
+							    MAP_SHARED | MAP_ANONYMOUS, -1, 0) :
+						       map_anon(len);
 		int r;
 
 		if (p == MAP_FAILED)
@@ -285,11 +284,11 @@ int main(int argc, char **argv)
 		char *p = map_anon(1 << 20);
 		int r;
 
-#define CALL(x)                                                                               \
-	do {                                                                                 \
-		errno = 0;                                                                   \
-		r = (x);                                                                     \
-		printf("%s=%d/%d\n", #x, r, errno);                                          \
+#define CALL(x)                                                                                    \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		r = (x);                                                                           \
+		printf("%s=%d/%d\n", #x, r, errno);                                                \
 	} while (0)
 		CALL(madvise(p + 1, 4096, MADV_DONTNEED));
 		CALL(madvise(p, 4096, 12345));

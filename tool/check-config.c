@@ -61,7 +61,8 @@ static void print_settings(const struct dm_settings *s)
 		}
 		printf("%-9s = %-*s  # %s%s%s\n", ki->name, ki->type == DM_TYPE_LIST ? 0 : 6, v,
 		       origin_text(s, (enum dm_key)k, origin, sizeof(origin)),
-		       unset && ki->unset_note ? "; " : "", unset && ki->unset_note ? ki->unset_note : "");
+		       unset && ki->unset_note ? "; " : "",
+		       unset && ki->unset_note ? ki->unset_note : "");
 	}
 }
 
@@ -120,8 +121,8 @@ int tool_cmd_check_config(int argc, char **argv)
 	if (program) {
 		dm_escape(esc, sizeof(esc), program, PATH_MAX / 4);
 		printf("# %s: %s\n", esc,
-		       !s.n_programs		      ? "no programs list: locked under LD_PRELOAD, not "
-							"system-wide" :
+		       !s.n_programs ? "no programs list: locked under LD_PRELOAD, not "
+				       "system-wide" :
 		       dm_programs_match(&s, &self) ? "named by the programs list" :
 						      "not named by the programs list: left alone");
 	}

@@ -44,7 +44,7 @@ static void say(struct checks *c, enum level lv, const char *topic, const char *
 static void say(struct checks *c, enum level lv, const char *topic, const char *remedy,
 		const char *fmt, ...)
 {
-	static const char *const tags[] = {"ok", "info", "WARN", "FAIL"};
+	static const char *const tags[] = { "ok", "info", "WARN", "FAIL" };
 	char msg[1024];
 	va_list ap;
 
@@ -96,16 +96,17 @@ static bool has_cap(int cap)
 
 /* Calls that drop privileges: after them CAP_IPC_LOCK is gone (capabilities(7)). */
 static const char *const drop_calls[] = {
-    "setuid",	"setgid",	"setresuid",   "setresgid",	  "setreuid",
-    "setregid", "seteuid",	"setegid",     "setgroups",	  "initgroups",
-    "capset",	"cap_set_proc", "capng_apply", "capng_change_id", NULL,
+	"setuid",   "setgid",	    "setresuid",   "setresgid",	      "setreuid",
+	"setregid", "seteuid",	    "setegid",	   "setgroups",	      "initgroups",
+	"capset",   "cap_set_proc", "capng_apply", "capng_change_id", NULL,
 };
 
-static const char *const madvise_calls[] = {"madvise", "posix_madvise", NULL};
+static const char *const madvise_calls[] = { "madvise", "posix_madvise", NULL };
 
 /* Libraries that return memory to the kernel with madvise(MADV_DONTNEED/MADV_FREE). */
 static const char *const madvise_libs[] = {
-    "libjemalloc.so", "libtcmalloc", "libmimalloc.so", "libnode.so", "libjvm.so", "libjli.so", NULL,
+	"libjemalloc.so", "libtcmalloc", "libmimalloc.so", "libnode.so", "libjvm.so",
+	"libjli.so",	  NULL,
 };
 
 struct imports {
@@ -186,8 +187,8 @@ static void check_privilege_drop(struct checks *c, const char *esc, const struct
 		    "%s can drop privileges (imports %s); harmless here: RLIMIT_MEMLOCK %s, "
 		    "which the drop keeps",
 		    esc, im->drops,
-		    rl.rlim_max == RLIM_INFINITY ? "is unlimited"
-						 : "is lifted to unlimited by the library "
+		    rl.rlim_max == RLIM_INFINITY ? "is unlimited" :
+						   "is lifted to unlimited by the library "
 						   "(CAP_SYS_RESOURCE)");
 		return;
 	}
@@ -280,7 +281,7 @@ static void check_madvise(struct checks *c, const char *path, const char *esc, s
 /* Whether the program drops privileges: 1 yes, 0 no, -1 not known. */
 static int check_program_calls(struct checks *c, const char *path)
 {
-	struct imports im = {.drops = ""};
+	struct imports im = { .drops = "" };
 	const char *lib = tool_library_path();
 	char esc[PATH_MAX];
 	int r;
@@ -573,8 +574,8 @@ static void check_cgroup(struct checks *c, int pid)
 		    pid ? "server" : "shell", l, v2 ? "memory.max" : "memory.limit_in_bytes",
 		    adj == -1000 ? "; with oom_score_adj -1000 the server is no victim, and if "
 				   "nothing else in the cgroup is, the cgroup's allocations wait "
-				   "with no way out"
-				 : ", and may kill the server");
+				   "with no way out" :
+				   ", and may kill the server");
 	}
 	if (high >= 0) {
 		char h[32];
@@ -600,7 +601,7 @@ static void probe_profile(struct profile_probe *p)
 	int fds[2], status;
 	pid_t pid;
 
-	*p = (struct profile_probe){0};
+	*p = (struct profile_probe){ 0 };
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return;
 	fflush(stdout);
@@ -611,7 +612,7 @@ static void probe_profile(struct profile_probe *p)
 		return;
 	}
 	if (pid == 0) {
-		struct sched_param sp = {.sched_priority = DM_SWAP_SERVER_RT_PRIORITY};
+		struct sched_param sp = { .sched_priority = DM_SWAP_SERVER_RT_PRIORITY };
 		int res[3], fd;
 
 		res[0] = prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) == 0 ? 0 : errno;
@@ -680,8 +681,8 @@ static void check_profile_steps(struct checks *c)
 		    "lowering oom_score_adj to -1000 would fail (%s)%s: the OOM killer may pick "
 		    "the server",
 		    strerror(p.oom),
-		    sys_resource ? ""
-				 : ": lowering it needs CAP_SYS_RESOURCE, which this shell "
+		    sys_resource ? "" :
+				   ": lowering it needs CAP_SYS_RESOURCE, which this shell "
 				   "lacks");
 	getrlimit(RLIMIT_RTPRIO, &rt);
 	if (p.fifo == 0) {
@@ -700,8 +701,8 @@ static void check_profile_steps(struct checks *c)
 			snprintf(why, sizeof(why),
 				 ": it needs CAP_SYS_NICE or RLIMIT_RTPRIO >= %d (it is %llu)",
 				 DM_SWAP_SERVER_RT_PRIORITY,
-				 rt.rlim_cur == RLIM_INFINITY ? 99ULL
-							      : (unsigned long long)rt.rlim_cur);
+				 rt.rlim_cur == RLIM_INFINITY ? 99ULL :
+								(unsigned long long)rt.rlim_cur);
 		say(c, L_WARN, "profile",
 		    "grant CAP_SYS_NICE, or LimitRTPRIO= in the unit (ulimit -r); or "
 		    "CPUSchedulingPolicy=fifo",

@@ -68,13 +68,13 @@ static void finding(struct report *rep, enum level lv, const char *topic, const 
 }
 
 struct target {
-	const char *arg;       /* as given, NULL for "a program started from this shell" */
-	char path[PATH_MAX];   /* found in PATH */
-	char real[PATH_MAX];   /* realpath */
-	char esc[PATH_MAX];    /* for printing */
+	const char *arg;     /* as given, NULL for "a program started from this shell" */
+	char path[PATH_MAX]; /* found in PATH */
+	char real[PATH_MAX]; /* realpath */
+	char esc[PATH_MAX];  /* for printing */
 	bool found;
 	uint64_t file_size;
-	int running_pid;       /* a running instance, 0 when none */
+	int running_pid; /* a running instance, 0 when none */
 	uint64_t running_vm_size;
 };
 
@@ -370,8 +370,8 @@ static int seccomp_mode(void)
 {
 	char text[16];
 
-	if (dm_proc_status_text(0, "Seccomp", text, sizeof(text)) < 0 || text[1] ||
-	    text[0] < '0' || text[0] > '2')
+	if (dm_proc_status_text(0, "Seccomp", text, sizeof(text)) < 0 || text[1] || text[0] < '0' ||
+	    text[0] > '2')
 		return -1;
 	return text[0] - '0';
 }
@@ -449,14 +449,15 @@ static void check_config(struct report *rep, const struct target *t, struct dm_s
 		finding(rep, L_INFO, "config", NULL,
 			"%s does not exist: the built-in defaults apply", esc);
 	} else if (dec.load_r < 0 || dec.parse_r < 0) {
-		const char *remedy = dec.load_r < 0 ? "chown root:root FILE; chmod 644 FILE; keep "
-						      "it a regular file under 64 KiB" :
-						      "fix the file; duende-mlock check-config shows "
-						      "the settings";
+		const char *remedy = dec.load_r < 0 ?
+					     "chown root:root FILE; chmod 644 FILE; keep "
+					     "it a regular file under 64 KiB" :
+					     "fix the file; duende-mlock check-config shows "
+					     "the settings";
 
 		for (unsigned i = 0; i < dec.file_diags; i++)
-			finding(rep, L_FAIL, "config", i + 1 == dec.file_diags ? remedy : NULL, "%s",
-				dec.diag.msg[i]);
+			finding(rep, L_FAIL, "config", i + 1 == dec.file_diags ? remedy : NULL,
+				"%s", dec.diag.msg[i]);
 		if (dec.file_diags == 0)
 			finding(rep, L_FAIL, "config", remedy, "%s: %s", esc,
 				strerror(dec.load_r < 0 ? -dec.load_r : -dec.parse_r));
@@ -532,7 +533,8 @@ static bool check_ld_so_preload(struct report *rep)
 				finding(rep, L_FAIL, "system-wide",
 					"correct the path in " LD_SO_PRELOAD
 					" or remove the line (every program prints an error now)",
-					LD_SO_PRELOAD " names %s, which does not load: %s", esc, why);
+					LD_SO_PRELOAD " names %s, which does not load: %s", esc,
+					why);
 			else if (strchr(tok, '$') || access(tok, R_OK) == 0)
 				finding(rep, L_OK, "system-wide", NULL,
 					LD_SO_PRELOAD " loads %s into every dynamic program", esc);
@@ -566,8 +568,10 @@ static void check_swap(struct report *rep)
 		areas++;
 	fclose(f);
 	if (areas > 1)
-		finding(rep, L_OK, "swap", NULL, "%u swap area%s active: locking keeps the program "
-			"out of it", areas - 1, areas > 2 ? "s" : "");
+		finding(rep, L_OK, "swap", NULL,
+			"%u swap area%s active: locking keeps the program "
+			"out of it",
+			areas - 1, areas > 2 ? "s" : "");
 	else
 		finding(rep, L_INFO, "swap", NULL,
 			"no swap is active: locking still keeps code and mapped files from being "

@@ -38,7 +38,8 @@ static int phdr_at(int fd, bool is64, off_t off, Elf64_Phdr *ph)
 	r = read_at(fd, &p32, sizeof(p32), off);
 	if (r < 0)
 		return r;
-	*ph = (Elf64_Phdr){ .p_type = p32.p_type, .p_offset = p32.p_offset,
+	*ph = (Elf64_Phdr){ .p_type = p32.p_type,
+			    .p_offset = p32.p_offset,
 			    .p_filesz = p32.p_filesz };
 	return 0;
 }
@@ -94,7 +95,7 @@ static int inspect_elf(int fd, struct tool_elf_info *info)
 			continue;
 		info->kind = TOOL_ELF_DYNAMIC;
 		len = ph.p_filesz < sizeof(info->interp) ? (size_t)ph.p_filesz :
-							    sizeof(info->interp) - 1;
+							   sizeof(info->interp) - 1;
 		r = read_at(fd, info->interp, len, (off_t)ph.p_offset);
 		if (r < 0)
 			return r;

@@ -95,7 +95,8 @@ int tool_library_loads(const char *lib, char *why, size_t size)
 		close(pipefd[0]);
 		return -r;
 	}
-	while (len < sizeof(out) - 1 && (n = read(pipefd[0], out + len, sizeof(out) - 1 - len)) != 0) {
+	while (len < sizeof(out) - 1 &&
+	       (n = read(pipefd[0], out + len, sizeof(out) - 1 - len)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -121,7 +122,8 @@ int tool_library_loads(const char *lib, char *why, size_t size)
 			end = strstr(p, "): ignored");
 			if (!end)
 				end = p + strcspn(p, "\n");
-			snprintf(why, size, "the loader cannot preload it (%.*s)", (int)(end - p), p);
+			snprintf(why, size, "the loader cannot preload it (%.*s)", (int)(end - p),
+				 p);
 			return -ENOEXEC;
 		}
 	}

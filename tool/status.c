@@ -59,12 +59,12 @@ static const char *const state_names[] = {
 struct proc_info {
 	int pid;
 	int ppid;
-	int err;               /* negative errno: the process could not be read */
-	bool have_resident;    /* smaps_rollup readable (needs ptrace read access) */
-	bool have_maps;     /* maps readable (same rule as smaps_rollup) */
+	int err;	    /* negative errno: the process could not be read */
+	bool have_resident; /* smaps_rollup readable (needs ptrace read access) */
+	bool have_maps;	    /* maps readable (same rule as smaps_rollup) */
 	bool shim_loaded;
-	bool child;            /* not asked for: a descendant of a PID that was */
-	char comm[80];         /* escaped */
+	bool child;    /* not asked for: a descendant of a PID that was */
+	char comm[80]; /* escaped */
 	struct dm_proc_mem mem;
 	uint64_t locked_resident;
 	struct tool_lockstate ls;
@@ -430,7 +430,9 @@ static void print_text(const struct proc_info *v, size_t n)
 		       p->have_resident ? tool_human_bytes(b, sizeof(b), p->locked_resident) : "?",
 		       tool_human_bytes(c, sizeof(c), p->mem.vm_rss),
 		       tool_human_bytes(d, sizeof(d), p->mem.vm_swap),
-		       !p->have_maps ? "?" : p->shim_loaded ? "yes" : "no",
+		       !p->have_maps  ? "?" :
+		       p->shim_loaded ? "yes" :
+					"no",
 		       p->state == TOOL_ST_NOT_LOCKED ? "no" : future_word(&p->ls),
 		       verdict(p, why, sizeof(why)));
 		print_tasks_text(p);
@@ -490,7 +492,9 @@ static void print_json_lock(const struct proc_info *p)
 	put_num_or_null(ls->have_limit && ls->memlock_soft != UINT64_MAX,
 			(long long)ls->memlock_soft);
 	printf(", \"cap_ipc_lock\": %s, \"new_memory_fails\": %s",
-	       !ls->have_caps ? "null" : ls->cap_ipc_lock ? "true" : "false",
+	       !ls->have_caps	? "null" :
+	       ls->cap_ipc_lock ? "true" :
+				  "false",
 	       p->state == TOOL_ST_AT_LIMIT ? "true" : "false");
 }
 
@@ -499,9 +503,10 @@ static void print_json_tasks(const struct proc_info *p)
 	const struct tool_lockstate *ls = &p->ls;
 	bool m = ls->have_main, t = ls->have_tasks;
 
-	printf(", \"io_flusher\": %s",
-	       !m ? "null" : (ls->main.flags & TOOL_PF_IO_FLUSHER) == TOOL_PF_IO_FLUSHER ? "true" :
-											"false");
+	printf(", \"io_flusher\": %s", !m ? "null" :
+				       (ls->main.flags & TOOL_PF_IO_FLUSHER) == TOOL_PF_IO_FLUSHER ?
+					    "true" :
+					    "false");
 	printf(", \"task_flags\": ");
 	put_num_or_null(m, ls->main.flags);
 	printf(", \"oom_score_adj\": ");
@@ -561,7 +566,9 @@ static void print_json(const struct proc_info *v, size_t n)
 			printf(", \"rss_bytes\": %" PRIu64 ", \"swap_bytes\": %" PRIu64
 			       ", \"shim_loaded\": %s, \"locked\": %s",
 			       p->mem.vm_rss, p->mem.vm_swap,
-			       !p->have_maps ? "null" : p->shim_loaded ? "true" : "false",
+			       !p->have_maps  ? "null" :
+			       p->shim_loaded ? "true" :
+						"false",
 			       fully_locked(p) ? "true" : "false");
 			print_json_lock(p);
 			print_json_tasks(p);
@@ -599,8 +606,7 @@ static const struct {
 	const char *name;
 	const char *help;
 } metrics[] = {
-	[M_LOCKED] = { "duende_mlock_locked_bytes",
-		       "Memory locked by mlock (VmLck), in bytes." },
+	[M_LOCKED] = { "duende_mlock_locked_bytes", "Memory locked by mlock (VmLck), in bytes." },
 	[M_RESIDENT] = { "duende_mlock_locked_resident_bytes",
 			 "Memory locked and resident (Locked: in smaps_rollup), in bytes." },
 	[M_RSS] = { "duende_mlock_rss_bytes", "Resident set size (VmRSS), in bytes." },
@@ -631,8 +637,7 @@ static const struct {
 		      "Real-time priority of the main thread (0 outside SCHED_FIFO/RR); policy "
 		      "label: its scheduling class." },
 	[M_THREADS] = { "duende_mlock_threads", "Number of threads." },
-	[M_RT_THREADS] = { "duende_mlock_realtime_threads",
-			   "Threads in SCHED_FIFO or SCHED_RR." },
+	[M_RT_THREADS] = { "duende_mlock_realtime_threads", "Threads in SCHED_FIFO or SCHED_RR." },
 	[M_STACK_LOCKED] = { "duende_mlock_stack_locked_bytes",
 			     "Resident and locked bytes of the threads' stack mappings (those of "
 			     "threads found blocked)." },
@@ -732,12 +737,9 @@ static void print_prometheus(const struct proc_info *v, size_t n)
 int tool_cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "prometheus", no_argument, NULL, 'p' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "no-children", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, 'j' }, { "prometheus", no_argument, NULL, 'p' },
+		{ "all", no_argument, NULL, 'a' },  { "no-children", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	enum format fmt = FMT_TEXT;
 	struct list l = { 0 };

@@ -14,8 +14,8 @@
 /* Exit statuses shared by every command. */
 enum {
 	TOOL_EXIT_OK = 0,
-	TOOL_EXIT_FAIL = 1,  /* the answer is "no": not locked, would fail, bad config */
-	TOOL_EXIT_USAGE = 2, /* the command line was wrong */
+	TOOL_EXIT_FAIL = 1,   /* the answer is "no": not locked, would fail, bad config */
+	TOOL_EXIT_USAGE = 2,  /* the command line was wrong */
 	TOOL_EXIT_PARTLY = 3, /* status: locked, but not all of it, or new memory will not be */
 };
 
@@ -55,7 +55,7 @@ enum tool_elf_kind {
 	TOOL_ELF_DYNAMIC, /* has PT_INTERP: ld.so runs first and honours LD_PRELOAD */
 	TOOL_ELF_STATIC,  /* no PT_INTERP: nothing can be preloaded into it */
 	TOOL_ELF_SCRIPT,  /* "#!": the interpreter is what gets locked */
-	TOOL_ELF_OTHER,   /* neither */
+	TOOL_ELF_OTHER,	  /* neither */
 };
 
 struct tool_elf_info {
@@ -113,17 +113,17 @@ struct tool_lockstate {
 	bool have_smaps; /* needs the right to trace the process */
 	/* Mappings mlockall can lock: not VM_IO/PFNMAP/DONTEXPAND/MIXEDMAP, hugetlb, [vsyscall]. */
 	unsigned lockable_maps, locked_maps, unlocked_maps;
-	uint64_t resident;     /* Rss of the lockable mappings */
-	uint64_t locked_rss;   /* of which in locked mappings */
-	uint64_t unlocked_rss; /* of which in unlocked ones */
+	uint64_t resident;	 /* Rss of the lockable mappings */
+	uint64_t locked_rss;	 /* of which in locked mappings */
+	uint64_t unlocked_rss;	 /* of which in unlocked ones */
 	enum tool_future future; /* will new mappings be locked (MCL_FUTURE) */
-	bool future_inferred;    /* no marker: inferred from the mappings */
+	bool future_inferred;	 /* no marker: inferred from the mappings */
 	bool marker, marker_locked;
 	/* Tasks: /proc/PID/task/TID/stat, and syscall for the stack pointer. */
 	bool have_tasks, have_main;
 	struct tool_stat main; /* the main thread */
 	unsigned threads, io_flusher_threads, rt_threads;
-	unsigned stacks_found;   /* threads whose stack pointer was found in a mapping */
+	unsigned stacks_found;	 /* threads whose stack pointer was found in a mapping */
 	unsigned stacks_unknown; /* running, or syscall unreadable */
 	unsigned stack_maps;
 	uint64_t stack_size, stack_rss, stack_locked;

@@ -77,8 +77,8 @@ static int check(const uint64_t *m, size_t pages, uint64_t seed, const char *pas
 
 		for (size_t i = 0; i < PAGE / 8; i++)
 			if (w[i] != word(p, i, seed)) {
-				say("hog: CORRUPT page %zu word %zu: %016llx, expected %016llx\n", p,
-				    i, (unsigned long long)w[i],
+				say("hog: CORRUPT page %zu word %zu: %016llx, expected %016llx\n",
+				    p, i, (unsigned long long)w[i],
 				    (unsigned long long)word(p, i, seed));
 				return -1;
 			}
@@ -100,8 +100,8 @@ int main(int argc, char **argv)
 		say("usage: hog MIB [PASSES]\n");
 		return 2;
 	}
-	m = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
+	m = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED) {
 		say("hog: mmap %lu MiB: %s\n", mib, strerror(errno));
 		return 2;

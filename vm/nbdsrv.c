@@ -113,7 +113,8 @@ static int handshake(void)
 	struct __attribute__((packed)) {
 		uint64_t magic, opts;
 		uint16_t flags;
-	} hello = { htobe64(NBD_MAGIC), htobe64(IHAVEOPT), htobe16(3) /* FIXED_NEWSTYLE|NO_ZEROES */ };
+	} hello = { htobe64(NBD_MAGIC), htobe64(IHAVEOPT),
+		    htobe16(3) /* FIXED_NEWSTYLE|NO_ZEROES */ };
 	uint32_t cflags;
 
 	if (put(&hello, sizeof(hello)) || get(&cflags, sizeof(cflags)))
@@ -150,7 +151,8 @@ static int handshake(void)
 				uint16_t flags;
 			} info = { 0 /* NBD_INFO_EXPORT */, htobe64(size), htobe16(tflags) };
 
-			if (opt_reply(opt, REP_INFO, &info, sizeof(info)) || opt_reply(opt, REP_ACK, NULL, 0))
+			if (opt_reply(opt, REP_INFO, &info, sizeof(info)) ||
+			    opt_reply(opt, REP_ACK, NULL, 0))
 				return -1;
 			if (opt == OPT_GO)
 				return 0;
@@ -256,13 +258,26 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "p:F:LIOD")) != -1) {
 		switch (opt) {
-		case 'p': port = atoi(optarg); break;
-		case 'F': prio = atoi(optarg); break;
-		case 'L': lock = 0; break;
-		case 'I': flusher = 0; break;
-		case 'O': oom = 0; break;
-		case 'D': direct = 0; break;
-		default: return 2;
+		case 'p':
+			port = atoi(optarg);
+			break;
+		case 'F':
+			prio = atoi(optarg);
+			break;
+		case 'L':
+			lock = 0;
+			break;
+		case 'I':
+			flusher = 0;
+			break;
+		case 'O':
+			oom = 0;
+			break;
+		case 'D':
+			direct = 0;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (optind != argc - 1) {
@@ -275,8 +290,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	size = (uint64_t)lseek(disk, 0, SEEK_END);
-	buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-		   -1, 0);
+	buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (buf == MAP_FAILED)
 		return 1;
 	memset(buf, 0, BUF_SIZE);

@@ -232,8 +232,8 @@ static int direct_ok(int fd, size_t len, off_t off)
 		return 0;
 	if ((off | (off_t)len) & 511) {
 		if (n_buffered++ < 5)
-			say("export: unaligned I/O (%zu at %lld) goes through the page cache\n", len,
-			    (long long)off);
+			say("export: unaligned I/O (%zu at %lld) goes through the page cache\n",
+			    len, (long long)off);
 		return 0;
 	}
 	return 1;
@@ -241,26 +241,26 @@ static int direct_ok(int fd, size_t len, off_t off)
 
 ssize_t pread64(int fd, void *buf, size_t len, off_t off)
 {
-	return direct_ok(fd, len, off) ? direct_io(fd, buf, len, off, 0)
-				       : real_pread64(fd, buf, len, off);
+	return direct_ok(fd, len, off) ? direct_io(fd, buf, len, off, 0) :
+					 real_pread64(fd, buf, len, off);
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
 {
-	return direct_ok(fd, len, off) ? direct_io(fd, (void *)buf, len, off, 1)
-				       : real_pwrite64(fd, buf, len, off);
+	return direct_ok(fd, len, off) ? direct_io(fd, (void *)buf, len, off, 1) :
+					 real_pwrite64(fd, buf, len, off);
 }
 
 ssize_t pread(int fd, void *buf, size_t len, off_t off)
 {
-	return direct_ok(fd, len, off) ? direct_io(fd, buf, len, off, 0)
-				       : real_pread(fd, buf, len, off);
+	return direct_ok(fd, len, off) ? direct_io(fd, buf, len, off, 0) :
+					 real_pread(fd, buf, len, off);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
-	return direct_ok(fd, len, off) ? direct_io(fd, (void *)buf, len, off, 1)
-				       : real_pwrite(fd, buf, len, off);
+	return direct_ok(fd, len, off) ? direct_io(fd, (void *)buf, len, off, 1) :
+					 real_pwrite(fd, buf, len, off);
 }
 
 ssize_t read(int fd, void *buf, size_t len)
@@ -383,7 +383,8 @@ __attribute__((constructor)) static void dmp_start(void)
 	if (exp && *exp) {
 		struct stat st;
 
-		bounce = mmap(NULL, BOUNCE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		bounce = mmap(NULL, BOUNCE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			      0);
 		if (bounce == MAP_FAILED || stat(exp, &st)) {
 			say("export %s: %m\n", exp);
 		} else {

@@ -99,7 +99,8 @@ static void sample(pid_t child, struct sample *s)
 		char *p = strrchr(buf, ')');
 		unsigned long long v[8] = { 0 };
 
-		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %llu", &v[0], &v[1]) == 2) {
+		if (p &&
+		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %llu", &v[0], &v[1]) == 2) {
 			s->minflt = v[0];
 			s->majflt = v[1];
 		}
