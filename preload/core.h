@@ -368,6 +368,17 @@ DM_HIDDEN void dm_swap_server_params(struct dm_swap_server_params *p);
 DM_HIDDEN void dm_swap_server_apply(const struct dm_swap_server_params *p, bool locked,
 				    struct dm_swap_server_result *r);
 /* "io_flusher done, oom_score_adj -1000 done, SCHED_FIFO 50 not done: EPERM, needs ...". */
+/*
+ * Programs a swap server execs (scripts, system()) are helpers, not servers: they must not keep
+ * its real-time class or its oom_score_adj, which execve() keeps. Before the profile's steps the
+ * server records its own in DM_SERVER_BEFORE_ENV and takes DUENDE_MLOCK_PROFILE out of its
+ * environment (its fork children, which serve, keep everything); a program started with that
+ * variable gets them back before anything else. SCHED_RESET_ON_FORK would reset the fork
+ * children too.
+ */
+#define DM_SERVER_BEFORE_ENV "DUENDE_MLOCK_SERVER_BEFORE"
+DM_HIDDEN void dm_swap_server_helper_prepare(void);
+DM_HIDDEN void dm_swap_server_helper_restore(void);
 DM_HIDDEN size_t dm_swap_server_format(char *buf, size_t size,
 				       const struct dm_swap_server_result *r);
 

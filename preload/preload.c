@@ -140,9 +140,10 @@ static struct {
 	char ld_preload[sizeof("LD_PRELOAD=")];
 	char self_exe[sizeof("/proc/self/exe")];
 	char config_path[sizeof(DM_CONFIG_PATH)];
+	char server_before[sizeof(DM_SERVER_BEFORE_ENV "=")];
 } skip_strings = {
 	"DUENDE_MLOCK_PROGRAMS=", "DUENDE_MLOCK_CONFIG=", "LD_PRELOAD=",
-	"/proc/self/exe",	  DM_CONFIG_PATH,
+	"/proc/self/exe",	  DM_CONFIG_PATH,	  DM_SERVER_BEFORE_ENV "=",
 };
 
 /*
@@ -482,6 +483,9 @@ static __attribute__((noinline)) enum skip_verdict skip_path(void)
 		lp = skip_getenv(skip_strings.ld_preload);
 		conf = skip_getenv(skip_strings.config);
 	}
+	/* Exec'd by a swap server: start() gives back what the profile gave the server. */
+	if (!secure && skip_getenv(skip_strings.server_before))
+		return ASK_START;
 	if (list)
 		return skip_env_list(list, lp, &self);
 	if ((conf && conf[0]) || (lp && ld_preload_names_us(lp)))
@@ -651,6 +655,7 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
 		struct dm_swap_server_result ss;
 
 		dm_swap_server_params(&p);
+		dm_swap_server_helper_prepare();
 		dm_swap_server_apply(&p, r == 0, &ss);
 		dm_swap_server_format(line, sizeof(line), &ss);
 		dm_log(target, LOG_INFO, "swap-server profile: %s", line);
@@ -744,6 +749,7 @@ static void start(void)
 	bool preload, from_env = false;
 
 	dm_self_init(&self);
+	dm_swap_server_helper_restore();
 	preload = named_in_ld_preload();
 
 	/* 1. The allow-list from the environment decides alone when it is set and valid. */

@@ -132,6 +132,56 @@ static int oom_adjust(int v)
 	return r;
 }
 
+static int oom_read(void)
+{
+	char text[16];
+	int fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	return (int)strtol(text, NULL, 10);
+}
+
+void dm_swap_server_helper_prepare(void)
+{
+	struct sched_param sp = { 0 };
+	char value[48];
+	int policy = sched_getscheduler(0);
+
+	if (policy < 0 || sched_getparam(0, &sp) < 0)
+		return;
+	snprintf(value, sizeof(value), "%d,%d,%d", policy, sp.sched_priority, oom_read());
+	setenv(DM_SERVER_BEFORE_ENV, value, 1);
+	unsetenv(dm_keys[DM_KEY_PROFILE].env);
+}
+
+void dm_swap_server_helper_restore(void)
+{
+	const char *v = secure_getenv(DM_SERVER_BEFORE_ENV);
+	struct sched_param sp = { 0 };
+	int policy, prio, oom;
+
+	if (!v)
+		return;
+	if (sscanf(v, "%d,%d,%d", &policy, &prio, &oom) == 3) {
+		sp.sched_priority = prio;
+		/* Only ever back down: never to a real-time class the helper does not have now. */
+		if (sched_getscheduler(0) != policy &&
+		    (policy == SCHED_OTHER || policy == SCHED_BATCH || policy == SCHED_IDLE))
+			sched_setscheduler(0, policy, &sp);
+		if (oom >= -1000 && oom <= 1000 && oom > oom_read())
+			oom_adjust(oom);
+	}
+	/* The helper's own children are not the server's. */
+	unsetenv(DM_SERVER_BEFORE_ENV);
+}
+
 /* A fork child copies every page now: each copy-on-write break later is an allocation. */
 static void copy_in_child(void)
 {

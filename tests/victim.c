@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,18 @@ int main(int argc, char **argv)
 		execv("/proc/self/exe", argv + 2);
 		printf("exec_errno=%d\n", errno);
 		return 5;
+	} else if (strcmp(cmd, "sched") == 0) {
+		/* What the kernel keeps across execve: the scheduling class and oom_score_adj. */
+		char text[16] = "";
+		FILE *f = fopen("/proc/self/oom_score_adj", "re");
+
+		if (f && fgets(text, sizeof(text), f))
+			printf("oom_score_adj=%s", text);
+		if (f)
+			fclose(f);
+		printf("sched_policy=%d\n", sched_getscheduler(0));
+		printf("server_before=%s\n",
+		       getenv("DUENDE_MLOCK_SERVER_BEFORE") ? "set" : "unset");
 	} else if (strcmp(cmd, "sleep") == 0) {
 		printf("pid=%d\n", getpid());
 		print_status("");
