@@ -2,7 +2,7 @@
 /*
  * doctor's checks of what happens after start: what the program does that locking changes
  * (dropping privileges, freeing memory with madvise), whether the memlock limit can be lifted,
- * and, for a swap server, the system settings and profile steps it depends on (issue 10). Each
+ * and, for a swap server, the system settings and profile steps it depends on (vm/RESULTS.md). Each
  * check reads state; the one probe that changes anything (IO_FLUSHER, oom_score_adj,
  * SCHED_FIFO) runs in a child that exits at once.
  */
@@ -386,7 +386,7 @@ static void check_running(struct checks *c, int pid, struct tool_lockstate *ls)
 	}
 }
 
-/* ---- swap server (issue 10) ---- */
+/* ---- swap server ---- */
 
 static int read_long(const char *path, long long *v)
 {

@@ -454,8 +454,8 @@ out:
 }
 
 /*
- * Past the limit, MCL_FUTURE makes every mmap, brk and thread stack fail (the nginx workers of
- * issue 9, after their setuid).
+ * Past the limit, MCL_FUTURE makes every mmap, brk and thread stack fail (nginx workers after
+ * their setuid, where nothing took MCL_FUTURE off for the drop).
  */
 long long tool_lock_headroom(const struct dm_proc_mem *mem, const struct tool_lockstate *ls)
 {
