@@ -7,7 +7,7 @@ line). A Check binary counts as its cases ("NN%: Checks: N, Failures: F, Errors:
 test, and a binary skipped whole (exit 77), counts as one. A line "SKIP: N cases (...): reason"
 is N cases left out. The reason for every skip is listed above the closing line.
 
-Usage: test-summary RESULTS_FILE BUILD_DIR...   (DM_TEST_STATUS: scripts/test's exit status)
+Usage: tests/summary.py RESULTS_FILE BUILD_DIR...   (DM_TEST_STATUS: scripts/test's exit status)
 """
 import glob
 import json

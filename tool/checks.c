@@ -31,31 +31,22 @@
 #define PR_SET_IO_FLUSHER 57
 #endif
 
-enum level { L_OK, L_INFO, L_WARN, L_FAIL };
-
 struct checks {
 	unsigned *warns, *fails;
 	const struct dm_settings *s;
 };
 
-/* The same layout as doctor.c's findings: tag, topic, message, then "fix:". */
-static void say(struct checks *c, enum level lv, const char *topic, const char *remedy,
+/* A finding, in doctor's layout (tool_vfinding in doctor.c). */
+static void say(struct checks *c, enum tool_level lv, const char *topic, const char *remedy,
 		const char *fmt, ...) DM_PRINTF(5, 6);
-static void say(struct checks *c, enum level lv, const char *topic, const char *remedy,
+static void say(struct checks *c, enum tool_level lv, const char *topic, const char *remedy,
 		const char *fmt, ...)
 {
-	static const char *const tags[] = { "ok", "info", "WARN", "FAIL" };
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	tool_vfinding(c->fails, c->warns, lv, topic, remedy, fmt, ap);
 	va_end(ap);
-	printf("%-5s %-11s %s\n", tags[lv], topic, msg);
-	if (remedy)
-		printf("%-5s %-11s fix: %s\n", "", "", remedy);
-	*c->fails += lv == L_FAIL;
-	*c->warns += lv == L_WARN;
 }
 
 /* ---- capabilities of this shell, as the kernel counts them ---- */

@@ -42,29 +42,34 @@ static const char doctor_usage[] =
 	"Exit status: 0 when locking would work, 1 when something would make it fail, 2 on usage\n"
 	"errors.\n";
 
-enum level { L_OK, L_INFO, L_WARN, L_FAIL };
-
 struct report {
 	unsigned fails, warns;
 };
 
-static void finding(struct report *rep, enum level lv, const char *topic, const char *remedy,
-		    const char *fmt, ...) DM_PRINTF(5, 6);
-static void finding(struct report *rep, enum level lv, const char *topic, const char *remedy,
-		    const char *fmt, ...)
+void tool_vfinding(unsigned *fails, unsigned *warns, enum tool_level lv, const char *topic,
+		   const char *remedy, const char *fmt, va_list ap)
 {
 	static const char *const tags[] = { "ok", "info", "WARN", "FAIL" };
 	char msg[1024];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	printf("%-5s %-11s %s\n", tags[lv], topic, msg);
 	if (remedy)
 		printf("%-5s %-11s fix: %s\n", "", "", remedy);
-	rep->fails += lv == L_FAIL;
-	rep->warns += lv == L_WARN;
+	*fails += lv == L_FAIL;
+	*warns += lv == L_WARN;
+}
+
+static void finding(struct report *rep, enum tool_level lv, const char *topic, const char *remedy,
+		    const char *fmt, ...) DM_PRINTF(5, 6);
+static void finding(struct report *rep, enum tool_level lv, const char *topic, const char *remedy,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tool_vfinding(&rep->fails, &rep->warns, lv, topic, remedy, fmt, ap);
+	va_end(ap);
 }
 
 struct target {

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -188,3 +189,8 @@ int tool_cmd_run(int argc, char **argv);
 int tool_cmd_status(int argc, char **argv);
 int tool_cmd_doctor(int argc, char **argv);
 int tool_cmd_check_config(int argc, char **argv);
+
+/* doctor's findings: "TAG   TOPIC       message", then "fix: remedy"; counts fails and warnings. */
+enum tool_level { L_OK, L_INFO, L_WARN, L_FAIL };
+void tool_vfinding(unsigned *fails, unsigned *warns, enum tool_level lv, const char *topic,
+		   const char *remedy, const char *fmt, va_list ap) DM_PRINTF(6, 0);
