@@ -174,15 +174,7 @@ const char *tool_policy_name(int policy);
 void tool_doctor_checks(const char *program, int running_pid, const struct dm_settings *s,
 			unsigned *warns, unsigned *fails);
 
-/*
- * What doctor recommends for a swap server. PROVISIONAL: the values of the first VM runs
- * (vm/RESULTS.md: min_free_kbytes 16384 completed 2 of 2, watermark_boost_factor 0 with
- * SCHED_FIFO 50 completed 5 of 5), until the VM matrix (scripts/vm-deadlock) settles them; the RT
- * priority is to be the swap-server profile's default.
- */
-#define DM_SWAP_SERVER_MIN_FREE_KBYTES 16384
-#define DM_SWAP_SERVER_WATERMARK_BOOST_FACTOR 0
-#define DM_SWAP_SERVER_RT_PRIORITY 50
+/* What doctor recommends for a swap server, and the profile's defaults: DM_SWAP_SERVER_* in core.h. */
 
 /* The commands: argv[0] is the command name. Each returns an exit status. */
 int tool_cmd_run(int argc, char **argv);
