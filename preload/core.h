@@ -90,6 +90,12 @@ enum dm_key {
 	DM_KEY_PROPAGATE,
 	DM_KEY_PROGRAMS,
 	DM_KEY_LOG,
+	/* The swap-server profile's steps (profile.c); 0 turns a step off. */
+	DM_KEY_RT_PRIORITY,
+	DM_KEY_OOM_SCORE_ADJ,
+	DM_KEY_HEAP_RESERVE_MIB,
+	DM_KEY_STACK_KIB,
+	DM_KEY_THREAD_STACK_KIB,
 	DM_KEY_COUNT,
 };
 
@@ -104,6 +110,7 @@ struct dm_settings {
 	bool required;
 	bool propagate;
 	enum dm_log_target log;
+	int rt_priority, oom_score_adj, heap_reserve_mib, stack_kib, thread_stack_kib;
 	enum dm_origin origin[DM_KEY_COUNT];
 	/* Allow-list: NUL-separated entries in one buffer, so nothing is allocated in the host. */
 	unsigned n_programs;
@@ -362,8 +369,8 @@ struct dm_swap_server_result {
 	int io_flusher, oom, sched, heap, stack, thread_stack;
 };
 
-/* The profile's values, with the interim environment overrides (profile.c). */
-DM_HIDDEN void dm_swap_server_params(struct dm_swap_server_params *p);
+/* The profile's steps as the settings say (the keys rt_priority ... thread_stack_kib). */
+DM_HIDDEN void dm_swap_server_params(const struct dm_settings *s, struct dm_swap_server_params *p);
 /* Take every step; locked: the process is locked, so fork children copy every page at once. */
 DM_HIDDEN void dm_swap_server_apply(const struct dm_swap_server_params *p, bool locked,
 				    struct dm_swap_server_result *r);

@@ -654,7 +654,7 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
 		struct dm_swap_server_params p;
 		struct dm_swap_server_result ss;
 
-		dm_swap_server_params(&p);
+		dm_swap_server_params(s, &p);
 		dm_swap_server_helper_prepare();
 		dm_swap_server_apply(&p, r == 0, &ss);
 		dm_swap_server_format(line, sizeof(line), &ss);

@@ -22,10 +22,9 @@
  *   - in fork children, every page copied at once (mlockall without MCL_ONFAULT): a copy-on-write
  *     break is an allocation, and the server's fork child serves.
  *
- * The values are the profile's defaults below. Until the settings pipeline has keys for them they
- * can be changed with environment variables read here with secure_getenv() (DUENDE_MLOCK_RT_PRIORITY,
- * DUENDE_MLOCK_OOM_SCORE_ADJ, DUENDE_MLOCK_HEAP_RESERVE_MIB, DUENDE_MLOCK_STACK_KIB,
- * DUENDE_MLOCK_THREAD_STACK_KIB); 0 turns a step off.
+ * The values are settings keys (rt_priority, oom_score_adj, heap_reserve_mib, stack_kib,
+ * thread_stack_kib, in a program's section of the file or DUENDE_MLOCK_*); the profile gives
+ * them the defaults in core.h, and 0 turns a step off.
  */
 #include "config.h"
 
@@ -47,33 +46,15 @@
 #define PR_SET_IO_FLUSHER 57
 #endif
 
-static long env_long(const char *name, long dflt, long min, long max)
+void dm_swap_server_params(const struct dm_settings *s, struct dm_swap_server_params *p)
 {
-	const char *v = secure_getenv(name);
-	char *end;
-	long n;
-
-	if (!v || !*v)
-		return dflt;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || *end || n < min || n > max)
-		return dflt;
-	return n;
-}
-
-void dm_swap_server_params(struct dm_swap_server_params *p)
-{
-	p->rt_priority =
-		(int)env_long("DUENDE_MLOCK_RT_PRIORITY", DM_SWAP_SERVER_RT_PRIORITY, 0, 99);
-	p->oom_score_adj =
-		(int)env_long("DUENDE_MLOCK_OOM_SCORE_ADJ", DM_SWAP_SERVER_OOM_SCORE_ADJ, -1000, 0);
-	p->heap_mib = (unsigned)env_long("DUENDE_MLOCK_HEAP_RESERVE_MIB", DM_SWAP_SERVER_HEAP_MIB,
-					 0, 1024);
-	p->stack_kib =
-		(unsigned)env_long("DUENDE_MLOCK_STACK_KIB", DM_SWAP_SERVER_STACK_KIB, 0, 4096);
-	p->thread_stack_kib = (unsigned)env_long("DUENDE_MLOCK_THREAD_STACK_KIB",
-						 DM_SWAP_SERVER_THREAD_STACK_KIB, 0, 65536);
+	*p = (struct dm_swap_server_params){
+		.rt_priority = s->rt_priority,
+		.oom_score_adj = s->oom_score_adj,
+		.heap_mib = (unsigned)s->heap_reserve_mib,
+		.stack_kib = (unsigned)s->stack_kib,
+		.thread_stack_kib = (unsigned)s->thread_stack_kib,
+	};
 }
 
 /* One arena, no chunk mmap'd on its own, nothing trimmed: the reserve stays in the heap. */

@@ -13,6 +13,9 @@
 
 #include "core.h"
 
+#define DM_STR_(x) #x
+#define DM_STR(x) DM_STR_(x)
+
 static const char *const log_values[] = {
 	[DM_LOG_DEFAULT] = NULL, /* unset: stderr or syslog by mode */
 	[DM_LOG_STDERR] = "stderr",
@@ -29,6 +32,12 @@ static const char *const profile_values[] = {
 	{                                                                                          \
 		.name = key, .env = env_name, .type = DM_TYPE_BOOL, DM_FIELD(field),               \
 		.expect = "a boolean (use 1/0, true/false, yes/no, on/off)"                        \
+	}
+
+#define INT_KEY(key, env_name, field, lo, hi, what)                                                \
+	{                                                                                          \
+		.name = key, .env = env_name, .type = DM_TYPE_INT, DM_FIELD(field), .min = lo,     \
+		.max = hi, .expect = what                                                          \
 	}
 
 const struct dm_key_info dm_keys[DM_KEY_COUNT] = {
@@ -60,6 +69,19 @@ const struct dm_key_info dm_keys[DM_KEY_COUNT] = {
 			 .values = log_values,
 			 .n_values = sizeof(log_values) / sizeof(log_values[0]),
 			 .unset_note = "default: stderr under LD_PRELOAD, syslog system-wide" },
+	[DM_KEY_RT_PRIORITY] = INT_KEY("rt_priority", "DUENDE_MLOCK_RT_PRIORITY", rt_priority, 0,
+				       99, "a SCHED_FIFO priority from 1 to 99, or 0 for none"),
+	[DM_KEY_OOM_SCORE_ADJ] =
+		INT_KEY("oom_score_adj", "DUENDE_MLOCK_OOM_SCORE_ADJ", oom_score_adj, -1000, 0,
+			"an oom_score_adj from -1000 to 0 (0 leaves it alone)"),
+	[DM_KEY_HEAP_RESERVE_MIB] =
+		INT_KEY("heap_reserve_mib", "DUENDE_MLOCK_HEAP_RESERVE_MIB", heap_reserve_mib, 0,
+			1024, "a heap reserve in MiB, 0 to 1024"),
+	[DM_KEY_STACK_KIB] = INT_KEY("stack_kib", "DUENDE_MLOCK_STACK_KIB", stack_kib, 0, 4096,
+				     "a stack depth to fault in, in KiB, 0 to 4096"),
+	[DM_KEY_THREAD_STACK_KIB] =
+		INT_KEY("thread_stack_kib", "DUENDE_MLOCK_THREAD_STACK_KIB", thread_stack_kib, 0,
+			65536, "a default thread stack size in KiB, 0 to 65536"),
 };
 
 /*
@@ -76,6 +98,12 @@ static const struct dm_profile_value swap_server_values[] = {
 	{ DM_KEY_CURRENT, "true" },
 	{ DM_KEY_FUTURE, "true" },
 	{ DM_KEY_ONFAULT, "false" },
+	/* What let a stock nbd-server survive in the VM runs (vm/RESULTS.md, core.h). */
+	{ DM_KEY_RT_PRIORITY, DM_STR(DM_SWAP_SERVER_RT_PRIORITY) },
+	{ DM_KEY_OOM_SCORE_ADJ, DM_STR(DM_SWAP_SERVER_OOM_SCORE_ADJ) },
+	{ DM_KEY_HEAP_RESERVE_MIB, DM_STR(DM_SWAP_SERVER_HEAP_MIB) },
+	{ DM_KEY_STACK_KIB, DM_STR(DM_SWAP_SERVER_STACK_KIB) },
+	{ DM_KEY_THREAD_STACK_KIB, DM_STR(DM_SWAP_SERVER_THREAD_STACK_KIB) },
 	{ DM_KEY_COUNT, NULL },
 };
 
