@@ -310,22 +310,14 @@ static bool parse_header(const char *line, struct vma *v)
 
 static int read_smaps(int pid, struct tool_lockstate *ls, const struct sps *sps)
 {
-	char path[64], *line = NULL;
+	char *line = NULL;
 	size_t cap = 0;
 	struct vma v = { 0 };
 	bool in_vma = false;
-	FILE *f;
-	int fd;
+	FILE *f = tool_proc_fopen(pid, "smaps");
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
+	if (!f)
 		return -errno;
-	f = fdopen(fd, "re");
-	if (!f) {
-		close(fd);
-		return -ENOMEM;
-	}
 	while (getline(&line, &cap, f) > 0) {
 		struct vma next;
 		uint64_t kb;

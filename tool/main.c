@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,24 @@ int tool_find_program(const char *name, char *buf, size_t size)
 		p = end;
 	}
 	return r;
+}
+
+FILE *tool_proc_fopen(int pid, const char *name)
+{
+	char path[96];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "re");
+	if (!f) {
+		close(fd);
+		errno = ENOMEM;
+	}
+	return f;
 }
 
 int tool_proc_walk(int (*fn)(int pid, void *ctx), void *ctx)

@@ -139,21 +139,14 @@ static bool is_shim_path(const char *path)
 /* Is the library mapped? Each line of maps ends with the file's path, if any. */
 static int read_shim_loaded(int pid, bool *loaded)
 {
-	char path[64], *line = NULL;
+	char *line = NULL;
 	size_t cap = 0;
 	FILE *f;
-	int fd;
 
 	*loaded = false;
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
+	f = tool_proc_fopen(pid, "maps");
+	if (!f)
 		return -errno;
-	f = fdopen(fd, "re");
-	if (!f) {
-		close(fd);
-		return -ENOMEM;
-	}
 	while (getline(&line, &cap, f) > 0) {
 		char *slash = strchr(line, '/');
 

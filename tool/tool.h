@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core.h"
 
@@ -43,6 +44,8 @@ int tool_find_program(const char *name, char *buf, size_t size);
  * to stop with it; a process gone between the two is fn's to notice.
  */
 int tool_proc_walk(int (*fn)(int pid, void *ctx), void *ctx);
+/* /proc/PID/NAME opened for reading line by line (close-on-exec); NULL with errno set. */
+FILE *tool_proc_fopen(int pid, const char *name);
 /* The library that run preloads: DUENDE_MLOCK_LIBRARY or the installed path. */
 const char *tool_library_path(void);
 /*
