@@ -214,10 +214,11 @@ static bool is_unquoted_char(char c)
 
 /*
  * Does name stand in text as a whole word outside comments? Comments are found the way
- * libconfuse's flex lexer finds them (src/lexer.l): '#' always starts one outside quotes, but
- * '//' and '/' '*' only at the start of a token, and '//' only when the unquoted-string rule would
- * not match longer there (flex takes the longest match: "//usr/sbin/x" is a string, "// x" a
- * comment). Inside a token, '/' is part of the string. A string value that equals name, or a path
+ * libconfuse 3.3's flex lexer finds them (src/lexer.l): '#' always starts one outside quotes, but
+ * '//' and '/' '*' only at the start of a token. There the rule "/"{2,}.* matches to the end of
+ * the line, which an unquoted string can at best equal, and it comes first, so it always wins:
+ * "//r\t/" "*" is a one-line comment, not the string "//r" and a block comment. Inside a token,
+ * '/' is part of the string. A string value that equals name, or a path
  * that ends in "/name", shows name bounded by a quote, a delimiter or '/', so a miss here proves
  * no entry names the program. Doubt (an unterminated quote, an escape inside quotes) counts as a
  * hit; a backslash in a comment or an unquoted string is a plain byte to libconfuse too.
@@ -275,15 +276,8 @@ bool dm_conffile_names_word(const char *text, size_t len, const char *name, size
 				continue;
 			}
 			if (!in_token && c == '/' && next == '/') {
-				size_t k = i;
-
-				while (k < len && text[k] == '/')
-					k++;
-				if (k == len || !is_unquoted_char(text[k])) {
-					st = LINE;
-					continue;
-				}
-				/* Otherwise the string rule matches longer: a string token. */
+				st = LINE;
+				continue;
 			}
 			if (c == '"') {
 				st = DQUOTE;

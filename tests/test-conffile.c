@@ -143,6 +143,14 @@ START_TEST(test_prescan)
 	ck_assert(!cannot_name("programs = {sshd}", "/usr/sbin/sshd"));
 	ck_assert(!cannot_name("programs = {'/usr/sbin/sshd'}", "/usr/sbin/sshd"));
 	ck_assert(!cannot_name("programs={a,sshd}", "/usr/sbin/sshd"));
+	/*
+	 * "//" at the start of a token is a comment to the end of the line whatever follows it
+	 * (libconfuse 3.3's rule comes first and matches at least as long as a string): what
+	 * looks like a block comment after it opens none. A file the fuzzer found.
+	 */
+	ck_assert(!cannot_name("//r\t/*\nprograms = {sshd}", "/usr/sbin/sshd"));
+	/* Inside a token, "//" is part of the string. */
+	ck_assert(!cannot_name("programs = {/usr//sbin//sshd}", "/usr/sbin/sshd"));
 	/* Escapes could spell it: no claim. */
 	ck_assert(!cannot_name("programs = {\"ss\\x68d\"}", "/usr/sbin/sshd"));
 	/* Cannot name it: comments, longer words, other names. */
