@@ -99,13 +99,25 @@ int main(int argc, char **argv)
 				if (pthread_create(&t, NULL, idle, NULL) != 0)
 					return 4;
 		} else if (strcmp(argv[i], "fork-unlocked") == 0) {
+			int done[2];
+			char c;
+
 			fflush(stdout);
+			if (pipe(done) < 0)
+				return 3;
 			if (fork() == 0) {
 				prctl(PR_SET_PDEATHSIG, SIGKILL);
 				munlockall();
+				/* Only now is the child in the state the tests read. */
+				if (write(done[1], "u", 1) != 1)
+					_exit(3);
 				for (;;)
 					pause();
 			}
+			close(done[1]);
+			if (read(done[0], &c, 1) != 1)
+				return 3;
+			close(done[0]);
 		} else if (strcmp(argv[i], "free") == 0 && i + 1 < argc) {
 			size_t len = (size_t)number(argv[++i]) << 20;
 			char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
