@@ -379,6 +379,7 @@ static struct {
 	const struct confuse_api *api;
 	const char *name;
 	struct dm_diag *diag;
+	cfg_t *top; /* the file's own level, outside every program section */
 } parsing;
 
 /* The format comes from libconfuse's own messages (cfg_errfunc_t), never from the file. */
@@ -434,6 +435,13 @@ static int validate_value(cfg_t *cfg, cfg_opt_t *opt)
 	ki = key_named(opt->name, &k);
 	if (!ki)
 		return 0;
+	if (ki->section_only && cfg == parsing.top) {
+		parsing.api->error(cfg,
+				   "%s may be set only in a program \"NAME\" { } section: outside "
+				   "one it would apply to every program the file lists",
+				   ki->name);
+		return -1;
+	}
 	if (ki->type == DM_TYPE_LIST)
 		return validate_programs(cfg, opt);
 	v = parsing.api->opt_getnstr(opt, 0);
@@ -577,6 +585,7 @@ static int parse_with(const struct confuse_api *api, const char *name, const cha
 	parsing.api = api;
 	parsing.name = name;
 	parsing.diag = d;
+	parsing.top = cfg;
 	api->set_error_function(cfg, on_error);
 
 	r = api->parse_buf(cfg, text);
@@ -619,6 +628,7 @@ out:
 	api->free(cfg);
 	parsing.api = NULL;
 	parsing.diag = NULL;
+	parsing.top = NULL;
 	return r;
 }
 

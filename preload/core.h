@@ -96,8 +96,12 @@ enum dm_key {
 	DM_KEY_HEAP_RESERVE_MIB,
 	DM_KEY_STACK_KIB,
 	DM_KEY_THREAD_STACK_KIB,
+	DM_KEY_EXPORT, /* the file or device the server exports: its I/O bypasses the page cache */
 	DM_KEY_COUNT,
 };
+
+/* The longest export path the settings hold, with its NUL. */
+#define DM_EXPORT_PATH_MAX 512
 
 #define DM_PROGRAMS_MAX 64
 #define DM_PROGRAMS_BYTES 4096
@@ -111,6 +115,7 @@ struct dm_settings {
 	bool propagate;
 	enum dm_log_target log;
 	int rt_priority, oom_score_adj, heap_reserve_mib, stack_kib, thread_stack_kib;
+	char export_path[DM_EXPORT_PATH_MAX];
 	enum dm_origin origin[DM_KEY_COUNT];
 	/* Allow-list: NUL-separated entries in one buffer, so nothing is allocated in the host. */
 	unsigned n_programs;
@@ -137,6 +142,12 @@ struct dm_key_info {
 	unsigned n_values;
 	long min, max; /* DM_TYPE_INT */
 	bool global;   /* only outside program sections */
+	/*
+	 * In a file, only inside a program section: one line outside would give SCHED_FIFO and
+	 * oom_score_adj -1000 to every program the file lists.
+	 */
+	bool section_only;
+	bool path; /* DM_TYPE_STRING: an absolute path */
 	/* check-config's note when the key is unset (an empty list, an enum at a NULL name) */
 	const char *unset_note;
 };

@@ -47,7 +47,8 @@ const struct dm_key_info dm_keys[DM_KEY_COUNT] = {
 			     DM_FIELD(profile),
 			     .expect = "a profile (use none or swap-server)",
 			     .values = profile_values,
-			     .n_values = sizeof(profile_values) / sizeof(profile_values[0]) },
+			     .n_values = sizeof(profile_values) / sizeof(profile_values[0]),
+			     .section_only = true },
 	[DM_KEY_CURRENT] = BOOL_KEY("current", "DUENDE_MLOCK_CURRENT", current),
 	[DM_KEY_FUTURE] = BOOL_KEY("future", "DUENDE_MLOCK_FUTURE", future),
 	[DM_KEY_ONFAULT] = BOOL_KEY("onfault", "DUENDE_MLOCK_ONFAULT", onfault),
@@ -82,6 +83,15 @@ const struct dm_key_info dm_keys[DM_KEY_COUNT] = {
 	[DM_KEY_THREAD_STACK_KIB] =
 		INT_KEY("thread_stack_kib", "DUENDE_MLOCK_THREAD_STACK_KIB", thread_stack_kib, 0,
 			65536, "a default thread stack size in KiB, 0 to 65536"),
+	[DM_KEY_EXPORT] = { .name = "export",
+			    .env = "DUENDE_MLOCK_EXPORT",
+			    .type = DM_TYPE_STRING,
+			    DM_FIELD(export_path),
+			    .expect = "an absolute path of at most 511 bytes (the exported file or "
+				      "device)",
+			    .section_only = true,
+			    .path = true,
+			    .unset_note = "none: the export's I/O goes through the page cache" },
 };
 
 /*
@@ -412,7 +422,7 @@ int dm_key_parse(enum dm_key k, const char *text, struct dm_settings *s)
 		return parse_int(text, ki->min, ki->max, field_of(k, s));
 	case DM_TYPE_STRING:
 		len = strlen(text);
-		if (len == 0)
+		if (len == 0 || (ki->path && text[0] != '/'))
 			return -EINVAL;
 		if (len >= ki->size)
 			return -ENAMETOOLONG;

@@ -87,7 +87,7 @@ START_TEST(test_program_sections)
 {
 	static const char text[] = "programs = {sshd}\n"
 				   "program \"nbd-server\" {\n  profile = swap-server\n"
-				   "  onfault = true\n}\n"
+				   "  onfault = true\n  export = \"/dev/vda\"\n}\n"
 				   "program /usr/sbin/other { required = true }\n";
 	struct dm_settings s;
 	struct dm_diag d = { 0 };
@@ -99,6 +99,7 @@ START_TEST(test_program_sections)
 	ck_assert_uint_eq(d.n, 0);
 	ck_assert_int_eq(s.profile, DM_PROFILE_SWAP_SERVER);
 	ck_assert_int_eq(s.origin[DM_KEY_PROFILE], DM_FROM_SECTION);
+	ck_assert_str_eq(s.export_path, "/dev/vda");
 	ck_assert(s.onfault);
 	ck_assert(!s.required);
 	ck_assert_uint_eq(s.n_programs, 3);
@@ -109,6 +110,7 @@ START_TEST(test_program_sections)
 	dm_settings_default(&s);
 	ck_assert_int_eq(dm_config_parse_text("p.conf", text, strlen(text), &sshd, &s, &d), 0);
 	ck_assert_int_eq(s.profile, DM_PROFILE_NONE);
+	ck_assert_str_eq(s.export_path, "");
 	ck_assert(!s.onfault);
 	ck_assert(dm_programs_match(&s, &sshd));
 
@@ -120,6 +122,12 @@ START_TEST(test_program_sections)
 			  "program \"rel/x\": not a program" },
 			{ "program x { onfault = true }\nprogram x { current = false }\n", "x" },
 			{ "program x { profile = fast }\n", "profile = 'fast': not a profile" },
+			/* One line outside a section would give the profile to every listed program. */
+			{ "programs = {a, b}\nprofile = swap-server\n",
+			  "b.conf:2: profile may be set only in a program \"NAME\" { } section" },
+			{ "export = \"/dev/nbd0\"\n", "b.conf:1: export may be set only in a program" },
+			{ "program x {\n export = \"dev/vda\"\n}\n",
+			  "b.conf:2: export = 'dev/vda': not an absolute path" },
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {

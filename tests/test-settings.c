@@ -114,8 +114,8 @@ END_TEST
 START_TEST(test_decide_layers)
 {
 	const char *path = harness_write_config("layers.conf",
-						"profile = swap-server\nonfault = true\n"
-						"required = true\n",
+						"onfault = true\nrequired = true\n"
+						"program \"nbd-server\" { profile = swap-server }\n",
 						0644);
 	struct dm_decision dec;
 	struct dm_settings s;
@@ -128,10 +128,10 @@ START_TEST(test_decide_layers)
 	ck_assert_int_eq(dec.parse_r, 0);
 	ck_assert_uint_eq(dec.diag.n, 0);
 	ck_assert_int_eq(s.profile, DM_PROFILE_SWAP_SERVER);
-	ck_assert_int_eq(s.origin[DM_KEY_PROFILE], DM_FROM_FILE);
+	ck_assert_int_eq(s.origin[DM_KEY_PROFILE], DM_FROM_SECTION);
 	/* The profile's value, over the default. */
 	ck_assert_int_eq(s.origin[DM_KEY_CURRENT], DM_FROM_PROFILE);
-	/* The file's, over the profile's. */
+	/* The file's, over the profile's, even where the profile was chosen in a section. */
 	ck_assert(s.onfault);
 	ck_assert_int_eq(s.origin[DM_KEY_ONFAULT], DM_FROM_FILE);
 	/* The environment's, over the file's. */
