@@ -372,20 +372,25 @@ struct dm_swap_server_params {
 	int rt_priority;   /* SCHED_FIFO priority; 0: the class is left alone */
 	int oom_score_adj; /* 0: left alone */
 	unsigned heap_mib, stack_kib, thread_stack_kib; /* 0: step off */
+	const char *export_path;			/* NULL or "": no export step */
 };
 
 /* Each step: 0 done, 1 off, -errno not done. */
 struct dm_swap_server_result {
 	struct dm_swap_server_params params;
 	int io_flusher, oom, sched, heap, stack, thread_stack;
+	int export_r;	     /* -ENOSYS: the I/O object is not loaded */
+	size_t export_align; /* the O_DIRECT alignment it found, when done */
 };
+
+/* The I/O object's file name (export.c), for the preload object's lines and the tool. */
+#define DM_IO_STEM "libduende_mlock_io.so"
 
 /* The profile's steps as the settings say (the keys rt_priority ... thread_stack_kib). */
 DM_HIDDEN void dm_swap_server_params(const struct dm_settings *s, struct dm_swap_server_params *p);
 /* Take every step; locked: the process is locked, so fork children copy every page at once. */
 DM_HIDDEN void dm_swap_server_apply(const struct dm_swap_server_params *p, bool locked,
 				    struct dm_swap_server_result *r);
-/* "io_flusher done, oom_score_adj -1000 done, SCHED_FIFO 50 not done: EPERM, needs ...". */
 /*
  * Programs a swap server execs (scripts, system()) are helpers, not servers: they must not keep
  * its real-time class or its oom_score_adj, which execve() keeps. Before the profile's steps the
@@ -397,8 +402,11 @@ DM_HIDDEN void dm_swap_server_apply(const struct dm_swap_server_params *p, bool 
 #define DM_SERVER_BEFORE_ENV "DUENDE_MLOCK_SERVER_BEFORE"
 DM_HIDDEN void dm_swap_server_helper_prepare(void);
 DM_HIDDEN void dm_swap_server_helper_restore(void);
+/* "io_flusher done, oom_score_adj -1000 done, SCHED_FIFO 50 not done: ..., needs ...". */
 DM_HIDDEN size_t dm_swap_server_format(char *buf, size_t size,
 				       const struct dm_swap_server_result *r);
+/* The first step that was asked for and not done ("io_flusher", ...), or NULL. */
+DM_HIDDEN const char *dm_swap_server_failed(const struct dm_swap_server_result *r);
 
 /* ---- status.c ---- */
 

@@ -40,35 +40,7 @@
 #include <unistd.h>
 
 #include "core.h"
-
-#ifndef MADV_DONTNEED_LOCKED
-#define MADV_DONTNEED_LOCKED 24
-#endif
-#ifndef MLOCK_ONFAULT
-#define MLOCK_ONFAULT 1
-#endif
-
-/* glibc's base symbol version on this architecture: the version of setuid, madvise... */
-#if defined(__x86_64__) && !defined(__ILP32__)
-#define GLIBC_BASE "GLIBC_2.2.5"
-#elif defined(__aarch64__) || (defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
-#define GLIBC_BASE "GLIBC_2.17"
-#elif defined(__i386__)
-#define GLIBC_BASE "GLIBC_2.0"
-#elif defined(__s390x__)
-#define GLIBC_BASE "GLIBC_2.2"
-#elif defined(__riscv) && __riscv_xlen == 64
-#define GLIBC_BASE "GLIBC_2.27"
-#elif defined(__arm__)
-#define GLIBC_BASE "GLIBC_2.4"
-#else
-#error "glibc's base symbol version for this architecture is not known: add it above"
-#endif
-
-/* glibc's function NAME, as dm_real_NAME (see bind-to-libc.py). */
-#define REAL(ret, name, params, version)                                                           \
-	extern ret dm_real_##name params;                                                          \
-	__asm__(".symver dm_real_" #name ", " #name "@" version)
+#include "libc-bind.h"
 
 REAL(int, setuid, (uid_t), GLIBC_BASE);
 REAL(int, seteuid, (uid_t), GLIBC_BASE);
@@ -82,16 +54,12 @@ REAL(int, munlock, (const void *, size_t), GLIBC_BASE);
 REAL(int, mlockall, (int), GLIBC_BASE);
 REAL(int, munlockall, (void), GLIBC_BASE);
 
-/*
- * The anchor: a reference to ld.so at glibc's base version gives the object a version need on
- * ld.so that nothing else uses, onto which bind-to-libc.py moves the references above. Never
- * called; kept by "used", bound lazily, so it costs no lookup.
- */
-extern void _dl_mcount(uintptr_t frompc, uintptr_t selfpc);
-__attribute__((used)) static void version_anchor(void)
-{
-	_dl_mcount(0, 0);
-}
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1
+#endif
 
 #define EXPORT __attribute__((visibility("default")))
 

@@ -638,7 +638,7 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
 {
 	struct dm_lock_result res;
 	char line[DM_LOG_MAX - 32];
-	const char *name = dm_self_name(self);
+	const char *name = dm_self_name(self), *failed = NULL;
 	int r;
 
 	dm_guard_note(target, name, s->profile == DM_PROFILE_SWAP_SERVER);
@@ -658,15 +658,18 @@ static void lock_and_report(const struct dm_settings *s, enum dm_log_target targ
 		dm_swap_server_helper_prepare();
 		dm_swap_server_apply(&p, r == 0, &ss);
 		dm_swap_server_format(line, sizeof(line), &ss);
-		dm_log(target, LOG_INFO, "swap-server profile: %s", line);
+		failed = dm_swap_server_failed(&ss);
+		dm_log(target, failed ? LOG_WARNING : LOG_INFO, "swap-server profile: %s", line);
 	}
-	if (r < 0 && s->required) {
+	/* Under required, a profile step not taken is as fatal as the lock: the server is not safe. */
+	if ((r < 0 || failed) && s->required) {
 		char esc[96];
 
 		dm_escape(esc, sizeof(esc), name, 64);
 		dm_log(target, LOG_ERR,
-		       "required = true: stopping %s[%d] before main() with exit status %d", esc,
-		       (int)getpid(), DM_EXIT_REQUIRED);
+		       "required = true: stopping %s[%d] before main() with exit status %d%s%s%s",
+		       esc, (int)getpid(), DM_EXIT_REQUIRED, r < 0 || !failed ? "" : " (",
+		       r < 0 || !failed ? "" : failed, r < 0 || !failed ? "" : " not done)");
 		_exit(DM_EXIT_REQUIRED);
 	}
 }

@@ -21,6 +21,9 @@
  *   - oom_score_adj: the OOM killer must not pick the server, whose death takes the swap with it.
  *   - in fork children, every page copied at once (mlockall without MCL_ONFAULT): a copy-on-write
  *     break is an allocation, and the server's fork child serves.
+ *   - where the operator names the export (the export key) and preloads the I/O object beside
+ *     this one, the export's reads and writes through O_DIRECT (export.c): no page cache to
+ *     allocate for each request.
  *
  * The values are settings keys (rt_priority, oom_score_adj, heap_reserve_mib, stack_kib,
  * thread_stack_kib, in a program's section of the file or DUENDE_MLOCK_*); the profile gives
@@ -54,8 +57,12 @@ void dm_swap_server_params(const struct dm_settings *s, struct dm_swap_server_pa
 		.heap_mib = (unsigned)s->heap_reserve_mib,
 		.stack_kib = (unsigned)s->stack_kib,
 		.thread_stack_kib = (unsigned)s->thread_stack_kib,
+		.export_path = s->export_path[0] ? s->export_path : NULL,
 	};
 }
+
+/* In the I/O object (export.c), when it is loaded: the weak reference is NULL otherwise. */
+extern int __duende_mlock_io_arm(const char *path, size_t *align) __attribute__((weak));
 
 /* One arena, no chunk mmap'd on its own, nothing trimmed: the reserve stays in the heap. */
 static int heap_reserve(size_t bytes)
@@ -198,6 +205,11 @@ void dm_swap_server_apply(const struct dm_swap_server_params *p, bool locked,
 	} else {
 		r->sched = 1;
 	}
+	r->export_r = 1;
+	if (p->export_path)
+		r->export_r = __duende_mlock_io_arm ?
+				      __duende_mlock_io_arm(p->export_path, &r->export_align) :
+				      -ENOSYS;
 	if (locked) {
 		static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -240,5 +252,51 @@ size_t dm_swap_server_format(char *buf, size_t size, const struct dm_swap_server
 	n = step(buf, size, n, what, r->stack, NULL);
 	snprintf(what, sizeof(what), "thread stacks %u KiB", r->params.thread_stack_kib);
 	n = step(buf, size, n, what, r->thread_stack, NULL);
+	if (r->params.export_path && n < size) {
+		char esc[96];
+		int w;
+
+		dm_escape(esc, sizeof(esc), r->params.export_path, 64);
+		if (r->export_r == 0)
+			w = snprintf(buf + n, size - n, ", export %s O_DIRECT (align %zu) done",
+				     esc, r->export_align);
+		else if (r->export_r == -ENOSYS)
+			w = snprintf(
+				buf + n, size - n,
+				", export %s O_DIRECT not done: %s is not preloaded beside this "
+				"library",
+				esc, DM_IO_STEM);
+		else if (r->export_r == -EOPNOTSUPP)
+			w = snprintf(
+				buf + n, size - n,
+				", export %s O_DIRECT not done: its file system does no O_DIRECT",
+				esc);
+		else if (r->export_r == -EINVAL)
+			w = snprintf(buf + n, size - n,
+				     ", export %s O_DIRECT not done: not a regular file or a block "
+				     "device",
+				     esc);
+		else
+			w = snprintf(buf + n, size - n, ", export %s O_DIRECT not done: %s", esc,
+				     strerror(-r->export_r));
+		n = w < 0 ? n : n + (size_t)w;
+	}
 	return n;
+}
+
+const char *dm_swap_server_failed(const struct dm_swap_server_result *r)
+{
+	if (r->io_flusher < 0)
+		return "io_flusher";
+	if (r->oom < 0)
+		return "oom_score_adj";
+	if (r->sched < 0)
+		return "SCHED_FIFO";
+	if (r->heap < 0)
+		return "heap reserve";
+	if (r->thread_stack < 0)
+		return "thread stacks";
+	if (r->params.export_path && r->export_r < 0)
+		return "export";
+	return NULL;
 }

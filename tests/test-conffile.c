@@ -125,7 +125,8 @@ START_TEST(test_program_sections)
 			/* One line outside a section would give the profile to every listed program. */
 			{ "programs = {a, b}\nprofile = swap-server\n",
 			  "b.conf:2: profile may be set only in a program \"NAME\" { } section" },
-			{ "export = \"/dev/nbd0\"\n", "b.conf:1: export may be set only in a program" },
+			{ "export = \"/dev/nbd0\"\n",
+			  "b.conf:1: export may be set only in a program" },
 			{ "program x {\n export = \"dev/vda\"\n}\n",
 			  "b.conf:2: export = 'dev/vda': not an absolute path" },
 		};

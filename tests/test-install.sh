@@ -46,6 +46,7 @@ need() { # TEST PATH WHAT, TEST one of -f (a file), -L (a symlink), -x (executab
 
 need -f "$lib/libduende_mlock.so.1.0.0" "API library"
 need -f "$lib/libduende_mlock_preload.so" "preload object"
+need -f "$lib/libduende_mlock_io.so" "swap server I/O object"
 need -f "$lib/libduende_mlock.a" "static archive"
 need -L "$lib/libduende_mlock.so.1" "SONAME symlink"
 need -L "$lib/libduende_mlock.so" "development symlink"

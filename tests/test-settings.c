@@ -113,10 +113,11 @@ END_TEST
 /* defaults < profile < file < environment, through the one pipeline the faces call. */
 START_TEST(test_decide_layers)
 {
-	const char *path = harness_write_config("layers.conf",
-						"onfault = true\nrequired = true\n"
-						"program \"nbd-server\" { profile = swap-server }\n",
-						0644);
+	const char *path =
+		harness_write_config("layers.conf",
+				     "onfault = true\nrequired = true\n"
+				     "program \"nbd-server\" { profile = swap-server }\n",
+				     0644);
 	struct dm_decision dec;
 	struct dm_settings s;
 	struct dm_self self = self_as("/usr/sbin/nbd-server");
