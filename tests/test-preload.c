@@ -639,6 +639,151 @@ START_TEST(test_listed_twice_runs_once)
 }
 END_TEST
 
+/*
+ * Thread stacks under MCL_FUTURE. glibc maps a new thread's stack PROT_NONE and mprotect()s all
+ * but the guard page writable; on a VM_LOCKED mapping the kernel populates the range it makes
+ * writable (mprotect_fixup() in mm/mprotect.c), so each thread's whole stack, 8 MiB by default
+ * (RLIMIT_STACK), becomes resident and locked when the thread starts: CAP_IPC_LOCK lets that
+ * pass RLIMIT_MEMLOCK. The swap-server profile bounds the default stack
+ * (pthread_setattr_default_np). The victim starts 64 threads that each touch 16 KiB of stack and
+ * wait, and reports its memory before the first and while all 64 are alive.
+ */
+#define STACK_THREADS 64
+
+struct stack_figures {
+	long long stack, guard; /* every thread's, from pthread_getattr_np() */
+	long long lck_added, rss_added, lck;
+};
+
+static void run_stacks(const struct victim_opts *how, struct stack_figures *f)
+{
+	struct victim_opts o = *how;
+	struct victim_result r;
+
+	o.argv = VICTIM("stacks", "64");
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	/* A program whose threads start without the library starts them with it. */
+	ck_assert_msg(kv_get(r.out, "threads_started") == STACK_THREADS,
+		      "not every thread started:\n%s\nstderr:\n%s", r.out, r.err);
+	ck_assert_int_eq(kv_get(r.out, "stack_min"), kv_get(r.out, "stack_max"));
+	*f = (struct stack_figures){
+		.stack = kv_get(r.out, "stack_max"),
+		.guard = kv_get(r.out, "guard_max"),
+		.lck_added = kv_get(r.out, "vm_lck") - kv_get(r.out, "before_vm_lck"),
+		.rss_added = kv_get(r.out, "vm_rss") - kv_get(r.out, "before_vm_rss"),
+		.lck = kv_get(r.out, "vm_lck"),
+	};
+	ck_assert_int_gt(f->stack, 0);
+	victim_result_free(&r);
+}
+
+/*
+ * VmLck grew by the 64 stacks and their guard pages (locked_vm counts the PROT_NONE guard), with
+ * room for 16 KiB more a thread; VmRSS by the 64 stacks, each populated whole.
+ */
+static void assert_stacks_locked_whole(const struct stack_figures *f)
+{
+	long long want = STACK_THREADS * (f->stack + f->guard);
+
+	ck_assert_int_ge(f->lck_added, want);
+	ck_assert_int_le(f->lck_added, want + STACK_THREADS * 16 * HARNESS_KIB);
+	ck_assert_int_ge(f->rss_added, STACK_THREADS * f->stack);
+	ck_assert_int_le(f->rss_added, want + STACK_THREADS * 16 * HARNESS_KIB);
+}
+
+/* With the library's defaults each new thread's 8 MiB is locked whole: 64 of them, 512 MiB. */
+START_TEST(test_thread_stacks_locked_whole_by_default)
+{
+	struct victim_opts o = { 0 };
+	struct stack_figures plain, shim;
+
+	run_stacks(&o, &plain);
+	/* Control: unlocked, a thread costs only the stack it touched (16 KiB) and its TLS. */
+	ck_assert_int_eq(plain.lck, 0);
+	ck_assert_int_lt(plain.rss_added, STACK_THREADS * 128 * HARNESS_KIB);
+	/* A default this small would make the comparisons below tell nothing. */
+	ck_assert_int_gt(plain.stack, 1 * HARNESS_MIB);
+
+	o.preload = true;
+	run_stacks(&o, &shim);
+	ck_assert_int_eq(shim.stack, plain.stack);
+	assert_stacks_locked_whole(&shim);
+}
+END_TEST
+
+/* Under the profile every new thread's stack is 256 KiB: 64 threads lock 16 MiB, not 512. */
+START_TEST(test_thread_stacks_bounded_by_profile)
+{
+	struct victim_opts o = { .preload = true, .env = ENV("DUENDE_MLOCK_PROFILE=swap-server") };
+	struct stack_figures f;
+
+	run_stacks(&o, &f);
+	ck_assert_int_eq(f.stack, 256 * HARNESS_KIB);
+	assert_stacks_locked_whole(&f);
+	ck_assert_int_lt(f.lck_added, STACK_THREADS * 1 * HARNESS_MIB);
+}
+END_TEST
+
+/*
+ * thread_stack_kib is the profile's step: over the profile's 256 it sets the size, and without
+ * the profile none of the profile's steps is taken (duende-mlock.conf(5)): the key alone leaves
+ * glibc's default, and 64 threads lock 512 MiB as with the defaults.
+ */
+START_TEST(test_thread_stack_key_is_the_profiles)
+{
+	struct victim_opts o = { .preload = true,
+				 .env = ENV("DUENDE_MLOCK_PROFILE=swap-server",
+					    "DUENDE_MLOCK_THREAD_STACK_KIB=64") };
+	struct stack_figures f, plain;
+
+	run_stacks(&o, &f);
+	ck_assert_int_eq(f.stack, 64 * HARNESS_KIB);
+	assert_stacks_locked_whole(&f);
+
+	o = (struct victim_opts){ 0 };
+	run_stacks(&o, &plain);
+	o = (struct victim_opts){ .preload = true,
+				  .env = ENV("DUENDE_MLOCK_THREAD_STACK_KIB=256") };
+	run_stacks(&o, &f);
+	ck_assert_int_eq(f.stack, plain.stack);
+	assert_stacks_locked_whole(&f);
+}
+END_TEST
+
+/*
+ * Without CAP_IPC_LOCK, under RLIMIT_MEMLOCK 0 (nothing can be locked: EPERM) and 8 MiB (MCL_FUTURE
+ * withheld), with the defaults and the profile: all 64 threads start, and nothing the threads
+ * added is locked. Under MCL_FUTURE and a finite limit each thread's stack mmap() would fail
+ * (EAGAIN: the whole 8 MiB is charged, PROT_NONE as it is), and pthread_create() with it.
+ */
+START_TEST(test_thread_stacks_start_without_ipc_lock)
+{
+	const long long limits[] = { 0, 8 * HARNESS_MIB };
+	const char *const *profile_env = ENV("DUENDE_MLOCK_PROFILE=swap-server");
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(*limits); i++) {
+		for (int profile = 0; profile < 2; profile++) {
+			struct victim_opts o = { .preload = true,
+						 .drop_ipc_lock = true,
+						 .set_memlock = true,
+						 .memlock = limits[i] };
+			struct stack_figures f;
+
+			o.env = profile ? profile_env : NULL;
+
+			run_stacks(&o, &f);
+			ck_assert_int_eq(f.lck_added, 0);
+			if (limits[i] == 0)
+				ck_assert_int_eq(f.lck, 0);
+			/* The profile's step does not depend on the lock. */
+			if (profile)
+				ck_assert_int_eq(f.stack, 256 * HARNESS_KIB);
+		}
+	}
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	const struct harness_case cases[] = {
@@ -675,6 +820,10 @@ Suite *test_suite(void)
 		CASE(test_broken_pipe_stderr_host_unharmed, 0),
 		CASE(test_host_state_unchanged, 0),
 		CASE(test_listed_twice_runs_once, 0),
+		CASE(test_thread_stacks_locked_whole_by_default, CASE_REAL_MLOCKALL),
+		CASE(test_thread_stacks_bounded_by_profile, CASE_REAL_MLOCKALL),
+		CASE(test_thread_stack_key_is_the_profiles, CASE_REAL_MLOCKALL),
+		CASE(test_thread_stacks_start_without_ipc_lock, CASE_REAL_MLOCKALL),
 	};
 
 	return HARNESS_SUITE("preload", cases);

@@ -143,6 +143,84 @@ static void *idle_thread(void *arg)
 	return arg;
 }
 
+/*
+ * "stacks N": a pool's idle workers. Each touches a little of its stack, as a worker's first
+ * request would, says so, and waits; main() reads the process's memory while all are alive.
+ * Nothing here mallocs in a thread: a thread's first malloc makes an arena of its own (a 64 MiB
+ * reservation), which MCL_FUTURE would count too, and the figure is the stacks'.
+ */
+static pthread_mutex_t stacks_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stacks_touched_cond = PTHREAD_COND_INITIALIZER;
+static long stacks_touched;
+
+static void *stack_worker(void *arg)
+{
+	volatile char used[16 << 10];
+
+	for (size_t i = 0; i < sizeof(used); i += 4096)
+		used[i] = 1;
+	pthread_mutex_lock(&stacks_lock);
+	stacks_touched++;
+	pthread_cond_signal(&stacks_touched_cond);
+	pthread_mutex_unlock(&stacks_lock);
+	for (;;)
+		pause();
+	return arg;
+}
+
+static void stacks(long n)
+{
+	pthread_t *t = calloc((size_t)n + 1, sizeof(*t));
+	size_t smin = (size_t)-1, smax = 0, gmax = 0;
+	pthread_attr_t a;
+	long started = 0;
+
+	if (!t)
+		exit(3);
+	/* The single-threaded figure, in the same process: what the threads add is the difference. */
+	print_status("before_");
+	if (pthread_getattr_default_np(&a) == 0) {
+		size_t size = 0;
+
+		pthread_attr_getstacksize(&a, &size);
+		printf("default_stack=%zu\n", size);
+		pthread_attr_destroy(&a);
+	}
+	for (; started < n; started++) {
+		int e = pthread_create(&t[started], NULL, stack_worker, NULL);
+
+		if (e) {
+			printf("thread_failed_at=%ld\nthread_errno=%d\n", started, e);
+			break;
+		}
+	}
+	/* Until every thread that started has touched its stack: no time bound, a count. */
+	pthread_mutex_lock(&stacks_lock);
+	while (stacks_touched < started)
+		pthread_cond_wait(&stacks_touched_cond, &stacks_lock);
+	pthread_mutex_unlock(&stacks_lock);
+	print_status("");
+	/* Asked from main(): pthread_getattr_np() mallocs (the affinity mask). */
+	for (long i = 0; i < started; i++) {
+		size_t size = 0, guard = 0;
+
+		if (pthread_getattr_np(t[i], &a) != 0)
+			continue;
+		pthread_attr_getstacksize(&a, &size);
+		pthread_attr_getguardsize(&a, &guard);
+		pthread_attr_destroy(&a);
+		smin = size < smin ? size : smin;
+		smax = size > smax ? size : smax;
+		gmax = guard > gmax ? guard : gmax;
+	}
+	printf("threads_started=%ld\n", started);
+	if (started)
+		printf("stack_min=%zu\nstack_max=%zu\nguard_max=%zu\n", smin, smax, gmax);
+	fflush(stdout);
+	/* exit() with the workers still in pause(): exit_group ends them. */
+	free(t);
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "status";
@@ -381,6 +459,8 @@ int main(int argc, char **argv)
 			}
 		usleep(100000);
 		print_status("");
+	} else if (strcmp(cmd, "stacks") == 0) {
+		stacks(num_arg(argv[2]));
 	} else if (strcmp(cmd, "fds") == 0) {
 		DIR *d = opendir("/proc/self/fd");
 		struct dirent *e;
