@@ -257,3 +257,83 @@ DM_EXPORT int dmlock_status_format(const struct dmlock_status *status, char *buf
 		snprintf(buf, size, "%s", line);
 	return (int)n;
 }
+
+/* The fields up to export_path are the request; a caller's size must hold them and the results. */
+static bool swap_server_read(const struct dmlock_swap_server *ss, struct dmlock_swap_server *full)
+{
+	size_t n = ss->size ? ss->size : sizeof(*ss);
+
+	if (n < offsetof(struct dmlock_swap_server, export_io) + sizeof(int))
+		return false;
+	*full = (struct dmlock_swap_server){ 0 };
+	memcpy(full, ss, n < sizeof(*full) ? n : sizeof(*full));
+	return full->rt_priority >= 0 && full->rt_priority <= 99 && full->oom_score_adj >= -1000 &&
+	       full->oom_score_adj <= 0 && full->heap_reserve_mib <= 1024 &&
+	       full->stack_kib <= 4096 && full->thread_stack_kib <= 65536;
+}
+
+static void swap_server_params(const struct dmlock_swap_server *ss, struct dm_swap_server_params *p)
+{
+	*p = (struct dm_swap_server_params){
+		.rt_priority = ss->rt_priority,
+		.oom_score_adj = ss->oom_score_adj,
+		.heap_mib = ss->heap_reserve_mib,
+		.stack_kib = ss->stack_kib,
+		.thread_stack_kib = ss->thread_stack_kib,
+		.export_path = ss->export_path && ss->export_path[0] ? ss->export_path : NULL,
+	};
+}
+
+DM_EXPORT int dmlock_swap_server(struct dmlock_swap_server *ss)
+{
+	struct dmlock_swap_server full;
+	struct dm_swap_server_params p;
+	struct dm_swap_server_result r;
+	size_t n;
+
+	if (!ss || !swap_server_read(ss, &full))
+		return -EINVAL;
+	swap_server_params(&full, &p);
+	dm_swap_server_apply(&p, dm_guard.flags != 0, &r);
+	full.io_flusher = r.io_flusher;
+	full.oom = r.oom;
+	full.sched = r.sched;
+	full.heap = r.heap;
+	full.stack = r.stack;
+	full.thread_stack = r.thread_stack;
+	full.export_io = p.export_path ? r.export_r : 1;
+	n = ss->size ? ss->size : sizeof(*ss);
+	memcpy(ss, &full, n < sizeof(full) ? n : sizeof(full));
+	{
+		const int steps[] = { full.io_flusher, full.oom,	  full.sched,	 full.heap,
+				      full.stack,      full.thread_stack, full.export_io };
+
+		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+			if (steps[i] < 0)
+				return steps[i];
+	}
+	return 0;
+}
+
+DM_EXPORT int dmlock_swap_server_format(const struct dmlock_swap_server *ss, char *buf, size_t size)
+{
+	struct dmlock_swap_server full;
+	struct dm_swap_server_result r;
+	char line[DM_LOG_MAX];
+	size_t n;
+
+	if (!ss || !swap_server_read(ss, &full))
+		return -EINVAL;
+	r = (struct dm_swap_server_result){ .io_flusher = full.io_flusher,
+					    .oom = full.oom,
+					    .sched = full.sched,
+					    .heap = full.heap,
+					    .stack = full.stack,
+					    .thread_stack = full.thread_stack,
+					    .export_r = full.export_io };
+	swap_server_params(&full, &r.params);
+	n = dm_swap_server_format(line, sizeof(line), &r);
+	if (buf && size)
+		snprintf(buf, size, "%s", line);
+	return (int)n;
+}

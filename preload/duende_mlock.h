@@ -172,6 +172,62 @@ const char *dmlock_strerror(int error);
  */
 int dmlock_status_format(const struct dmlock_status *status, char *buf, size_t size);
 
+/*
+ * The swap-server profile's steps beyond the lock (duende-mlock.conf(5), profile = swap-server),
+ * for a program that serves a swap device (an NBD or ublk server) and locks itself: what lets it
+ * allocate nothing under memory pressure that reclaim must find by swapping to the device it
+ * serves. Call dmlock_swap_server() after the lock (dmlock_lock_with_config() with current and
+ * future) and before serving, from the main thread, before other threads start: the thread stack
+ * size and the heap reserve are process-wide. Each field is one step; 0 turns it off.
+ *
+ *	struct dmlock_swap_server ss = DMLOCK_SWAP_SERVER_INIT;  // the profile's values
+ *
+ * size works as in struct dmlock_status: set by the caller, 0 for this header's size.
+ * A fork() child keeps every step (and copies every page at once when the process is locked:
+ * a copy-on-write break under pressure is an allocation). Programs it execs keep the real-time
+ * class and the score, as execve() does: reset them in the child before exec
+ * (sched_setscheduler(), /proc/self/oom_score_adj) where a helper must not have them.
+ */
+struct dmlock_swap_server {
+	size_t size;		   /* set by the caller: sizeof(struct dmlock_swap_server), or 0 */
+	int rt_priority;	   /* SCHED_FIFO at this priority (1-99); needs CAP_SYS_NICE */
+	int oom_score_adj;	   /* -1000 to -1 (lowering needs CAP_SYS_RESOURCE) */
+	unsigned heap_reserve_mib; /* one malloc arena grown and touched by this much, no trim */
+	unsigned stack_kib;	   /* the calling thread's stack faulted in to this depth */
+	unsigned thread_stack_kib; /* default stack size of threads created later */
+	/*
+	 * The exported file or device: its open()/pread()/pwrite() go through O_DIRECT, past the
+	 * page cache. Needs libduende_mlock_io.so in LD_PRELOAD (its wrappers must come before
+	 * libc's); without it the step is -ENOSYS. NULL: no such step.
+	 */
+	const char *export_path;
+	/* Written by dmlock_swap_server(): 0 done, 1 off, a negative errno when not done. */
+	int io_flusher; /* PR_SET_IO_FLUSHER (Linux 5.6, CAP_SYS_RESOURCE): always asked for */
+	int oom, sched, heap, stack, thread_stack, export_io;
+};
+
+#define DMLOCK_SWAP_SERVER_INIT                                                                    \
+	{                                                                                          \
+		.size = sizeof(struct dmlock_swap_server), .rt_priority = 50,                      \
+		.oom_score_adj = -1000, .heap_reserve_mib = 16, .stack_kib = 256,                  \
+		.thread_stack_kib = 256, .export_path = NULL                                       \
+	}
+
+/*
+ * Take every step ss asks for, each whatever the others did, and write each one's result into ss.
+ * Returns 0 when every step asked for was done, else the negative errno of the first that was
+ * not (in the order of the fields), or -EINVAL (nothing done) for a NULL ss, a size too small or
+ * a value out of range.
+ */
+int dmlock_swap_server(struct dmlock_swap_server *ss);
+
+/*
+ * The steps' results as one line, the words of the shim's "swap-server profile:" line ("io_flusher
+ * done, oom_score_adj -1000 not done: Permission denied, needs CAP_SYS_RESOURCE, ..."). Returns
+ * the length it needed, as snprintf() does, or -EINVAL.
+ */
+int dmlock_swap_server_format(const struct dmlock_swap_server *ss, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -257,9 +257,11 @@ size_t dm_swap_server_format(char *buf, size_t size, const struct dm_swap_server
 		int w;
 
 		dm_escape(esc, sizeof(esc), r->params.export_path, 64);
-		if (r->export_r == 0)
+		if (r->export_r == 0 && r->export_align)
 			w = snprintf(buf + n, size - n, ", export %s O_DIRECT (align %zu) done",
 				     esc, r->export_align);
+		else if (r->export_r == 0)
+			w = snprintf(buf + n, size - n, ", export %s O_DIRECT done", esc);
 		else if (r->export_r == -ENOSYS)
 			w = snprintf(
 				buf + n, size - n,

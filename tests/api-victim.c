@@ -6,6 +6,8 @@
  * the library's word from the kernel's.
  *
  *   api-victim default-config | helpers | format | strerror | unlock | old-struct | tiny-struct
+ *   api-victim swap-server [EXPORT|-] [drop]   lock all, then the swap-server steps, after
+ *       dropping CAP_SYS_NICE and CAP_SYS_RESOURCE from every set with "drop"
  *   api-victim lock SPEC [STEP...]
  *
  * SPEC: "all" calls dmlock_lock_all(); otherwise the letters c, f, o, r set current, future,
@@ -18,8 +20,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -470,6 +475,88 @@ static void cmd_strerror(void)
 		printf("strerror_%s=%s\n", codes[i].key, dmlock_strerror(codes[i].code));
 }
 
+static void *stack_size_of_thread(void *arg)
+{
+	pthread_attr_t a;
+	size_t size = 0;
+
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		pthread_attr_getstacksize(&a, &size);
+		pthread_attr_destroy(&a);
+	}
+	*(size_t *)arg = size;
+	return NULL;
+}
+
+/* What the kernel says of this process, beside what the library says it did. */
+static void print_swap_server_seen(void)
+{
+	char text[64] = "";
+	unsigned long flags = 0;
+	FILE *f = fopen("/proc/self/stat", "re");
+	size_t thread_stack = 0;
+	pthread_t t;
+
+	/* Field 9, after "pid (comm) state ppid pgrp session tty_nr tpgid". */
+	if (f && fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %lu", &flags) == 1)
+		printf("task_flags=%lu\n", flags);
+	if (f)
+		fclose(f);
+	f = fopen("/proc/self/oom_score_adj", "re");
+	if (f && fgets(text, sizeof(text), f))
+		printf("oom_score_adj_seen=%ld\n", strtol(text, NULL, 10));
+	if (f)
+		fclose(f);
+	printf("policy_seen=%d\n", sched_getscheduler(0));
+	if (pthread_create(&t, NULL, stack_size_of_thread, &thread_stack) == 0)
+		pthread_join(t, NULL);
+	printf("thread_stack_bytes=%zu\n", thread_stack);
+}
+
+/* The capabilities the profile's privileged steps need, gone from every set of this process. */
+static int drop_caps(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+	const int caps[] = { CAP_SYS_NICE, CAP_SYS_RESOURCE };
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		if (prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0) < 0)
+			return -1;
+		d[0].effective &= ~(1u << caps[i]);
+		d[0].permitted &= ~(1u << caps[i]);
+		d[0].inheritable &= ~(1u << caps[i]);
+	}
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+static int cmd_swap_server(int argc, char **argv)
+{
+	struct dmlock_swap_server ss = DMLOCK_SWAP_SERVER_INIT, bad = DMLOCK_SWAP_SERVER_INIT;
+	char line[1024];
+
+	printf("lock_rc=%d\n", dmlock_lock_all(NULL));
+	if (argc > 3 && strcmp(argv[3], "drop") == 0)
+		printf("drop_rc=%d\n", drop_caps());
+	if (argc > 2 && strcmp(argv[2], "-") != 0)
+		ss.export_path = argv[2];
+	printf("rc=%d\n", dmlock_swap_server(&ss));
+	printf("io_flusher=%d\noom=%d\nsched=%d\nheap=%d\nstack=%d\nthread_stack=%d\nexport_io=%d\n",
+	       ss.io_flusher, ss.oom, ss.sched, ss.heap, ss.stack, ss.thread_stack, ss.export_io);
+	printf("format_rc=%d\n", dmlock_swap_server_format(&ss, line, sizeof(line)));
+	printf("line=%s\n", line);
+	print_swap_server_seen();
+	bad.rt_priority = 100;
+	printf("bad_priority_rc=%d\n", dmlock_swap_server(&bad));
+	bad.rt_priority = 50;
+	bad.size = sizeof(size_t);
+	printf("bad_size_rc=%d\n", dmlock_swap_server(&bad));
+	printf("null_rc=%d\n", dmlock_swap_server(NULL));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "lock";
@@ -505,6 +592,8 @@ int main(int argc, char **argv)
 		cmd_old_struct();
 	} else if (strcmp(cmd, "tiny-struct") == 0) {
 		cmd_tiny_struct();
+	} else if (strcmp(cmd, "swap-server") == 0) {
+		cmd_swap_server(argc, argv);
 	} else if (strcmp(cmd, "unlock") == 0) {
 		print_now("before");
 		printf("unlock_rc=%d\n", dmlock_unlock_all());

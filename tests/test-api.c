@@ -835,6 +835,75 @@ START_TEST(test_preload_seen_through_api)
 }
 END_TEST
 
+/*
+ * The swap-server steps through the API: each one taken, each one's result written, and the
+ * kernel's view beside it (task flags, oom_score_adj, the scheduling class, a new thread's stack).
+ */
+START_TEST(test_swap_server_steps)
+{
+	struct victim_opts o = { .argv = API("swap-server") };
+	struct victim_result r;
+	bool res = harness_has_sys_resource();
+
+	run(&o, &r);
+	ASSERT_KV(&r, "lock_rc", ==, 0);
+	ASSERT_KV(&r, "sched", ==, 0);
+	ASSERT_KV(&r, "policy_seen", ==, 1); /* SCHED_FIFO */
+	ASSERT_KV(&r, "heap", ==, 0);
+	ASSERT_KV(&r, "stack", ==, 0);
+	ASSERT_KV(&r, "thread_stack", ==, 0);
+	ASSERT_KV(&r, "thread_stack_bytes", ==, 256 * 1024);
+	ASSERT_KV(&r, "export_io", ==, 1);
+	if (res) {
+		ASSERT_KV(&r, "io_flusher", ==, 0);
+		ASSERT_KV(&r, "oom", ==, 0);
+		ASSERT_KV(&r, "oom_score_adj_seen", ==, -1000);
+		/* PF_MEMALLOC_NOIO and PF_LOCAL_THROTTLE */
+		ck_assert_int_eq(kv_get(r.out, "task_flags") & 0x180000, 0x180000);
+		ASSERT_KV(&r, "rc", ==, 0);
+	} else {
+		/* The container condition: the step is refused and the line says what it needs. */
+		ASSERT_KV(&r, "io_flusher", ==, -EPERM);
+		ASSERT_KV(&r, "oom", <, 0);
+		ASSERT_KV(&r, "oom_score_adj_seen", ==, 0);
+		ck_assert_int_eq(kv_get(r.out, "task_flags") & 0x180000, 0);
+		ASSERT_KV(&r, "rc", ==, -EPERM);
+		ASSERT_HAS(kv(&r, "line"),
+			   "io_flusher not done: Operation not permitted, needs CAP_SYS_RESOURCE");
+	}
+	ASSERT_HAS(kv(&r, "line"), "SCHED_FIFO 50 done, heap reserve 16 MiB done, stack 256 KiB "
+				   "done, thread stacks 256 KiB done");
+	ASSERT_KV(&r, "format_rc", ==, strlen(kv(&r, "line")));
+	ASSERT_KV(&r, "bad_priority_rc", ==, -EINVAL);
+	ASSERT_KV(&r, "bad_size_rc", ==, -EINVAL);
+	ASSERT_KV(&r, "null_rc", ==, -EINVAL);
+	victim_result_free(&r);
+}
+END_TEST
+
+/* The same with CAP_SYS_NICE and CAP_SYS_RESOURCE dropped by the program: each refusal said. */
+START_TEST(test_swap_server_steps_refused)
+{
+	struct victim_opts o = { .argv = API("swap-server", "-", "drop") };
+	struct victim_result r;
+
+	run(&o, &r);
+	ASSERT_KV(&r, "drop_rc", ==, 0);
+	ASSERT_KV(&r, "io_flusher", ==, -EPERM);
+	ASSERT_KV(&r, "sched", ==, -EPERM);
+	ASSERT_KV(&r, "policy_seen", ==, 0); /* SCHED_OTHER */
+	ASSERT_KV(&r, "oom_score_adj_seen", ==, 0);
+	ASSERT_KV(&r, "heap", ==, 0);
+	ASSERT_KV(&r, "thread_stack_bytes", ==, 256 * 1024);
+	ASSERT_HAS(kv(&r, "line"),
+		   "io_flusher not done: Operation not permitted, needs "
+		   "CAP_SYS_RESOURCE, oom_score_adj -1000 not done: Permission denied, "
+		   "needs CAP_SYS_RESOURCE, SCHED_FIFO 50 not done: Operation not "
+		   "permitted, needs CAP_SYS_NICE or RLIMIT_RTPRIO");
+	victim_result_free(&r);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	const struct harness_case cases[] = {
@@ -868,6 +937,8 @@ Suite *test_suite(void)
 		CASE(test_soft_limit_raised_to_hard, CASE_REAL_MLOCKALL),
 		CASE(test_unsupported_under_seccomp, CASE_REAL_MLOCKALL),
 		CASE(test_fork_child_locked, CASE_REAL_MLOCKALL),
+		CASE(test_swap_server_steps, CASE_REAL_MLOCKALL),
+		CASE(test_swap_server_steps_refused, CASE_REAL_MLOCKALL),
 		CASE(test_preload_seen_through_api, CASE_REAL_MLOCKALL),
 	};
 

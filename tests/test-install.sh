@@ -44,13 +44,13 @@ need() { # TEST PATH WHAT, TEST one of -f (a file), -L (a symlink), -x (executab
 	fi
 }
 
-need -f "$lib/libduende_mlock.so.1.0.0" "API library"
+need -f "$lib/libduende_mlock.so.1.1.0" "API library"
 need -f "$lib/libduende_mlock_preload.so" "preload object"
 need -f "$lib/libduende_mlock_io.so" "swap server I/O object"
 need -f "$lib/libduende_mlock.a" "static archive"
 need -L "$lib/libduende_mlock.so.1" "SONAME symlink"
 need -L "$lib/libduende_mlock.so" "development symlink"
-[ "$(readlink "$lib/libduende_mlock.so.1")" = libduende_mlock.so.1.0.0 ] ||
+[ "$(readlink "$lib/libduende_mlock.so.1")" = libduende_mlock.so.1.1.0 ] ||
 	{ echo "FAIL: libduende_mlock.so.1 points elsewhere" >&2; fail=1; }
 need -f "$dest$(under "$includedir")/duende_mlock.h" "header"
 need -f "$lib/pkgconfig/duende-mlock.pc" "pkg-config file"
