@@ -26,6 +26,29 @@ void dm_decide_skip(struct dm_decision *dec)
 }
 
 /*
+ * The profile's step keys act only under the profile. One set for this program alone (in its
+ * section or the environment) without it is a mistake worth a line; outside sections they are
+ * values for whichever section chooses the profile, and say nothing.
+ */
+static void unused_steps(const struct dm_settings *s, struct dm_diag *d)
+{
+	if (s->profile == DM_PROFILE_SWAP_SERVER)
+		return;
+	for (int k = DM_KEY_RT_PRIORITY; k <= DM_KEY_EXPORT; k++) {
+		if (s->origin[k] != DM_FROM_SECTION && s->origin[k] != DM_FROM_ENV)
+			continue;
+		if (s->origin[k] == DM_FROM_ENV)
+			dm_diag_add(d, "%s is set but does nothing without %s=swap-server",
+				    dm_keys[k].env, dm_keys[DM_KEY_PROFILE].env);
+		else
+			dm_diag_add(d,
+				    "%s is set in the program's section but does nothing without "
+				    "profile = swap-server",
+				    dm_keys[k].name);
+	}
+}
+
+/*
  * The profile is a layer below the file, yet the file (or the environment) names it: so the file
  * is parsed into a layer of its own first, the profile read from the top layer that sets it, and
  * the layers put together in order.
@@ -52,6 +75,7 @@ void dm_decide_settings(struct dm_decision *dec, struct dm_self *self, struct dm
 	if (dec->parse_r == 0)
 		dm_settings_overlay(s, &file);
 	dm_settings_from_env(s, &dec->diag);
+	unused_steps(s, &dec->diag);
 }
 
 void dm_decide(struct dm_decision *dec, const char *path, struct dm_self *self,

@@ -69,8 +69,12 @@ static int heap_reserve(size_t bytes)
 {
 	char *p;
 
+	/*
+	 * M_TOP_PAD stays as it is: padding each heap growth by the reserve would make this one
+	 * grow by twice the reserve, and any later growth populate that much at once.
+	 */
 	if (!mallopt(M_ARENA_MAX, 1) || !mallopt(M_MMAP_MAX, 0) ||
-	    !mallopt(M_TRIM_THRESHOLD, INT32_MAX) || !mallopt(M_TOP_PAD, (int)bytes))
+	    !mallopt(M_TRIM_THRESHOLD, INT32_MAX))
 		return -EINVAL;
 	p = malloc(bytes);
 	if (!p)

@@ -748,6 +748,18 @@ START_TEST(test_thread_stack_key_is_the_profiles)
 	run_stacks(&o, &f);
 	ck_assert_int_eq(f.stack, plain.stack);
 	assert_stacks_locked_whole(&f);
+
+	/* ... and says so, rather than leave the operator to find 8 MiB stacks. */
+	{
+		struct victim_result r;
+
+		o.argv = VICTIM("status");
+		RUN(&o, &r);
+		ASSERT_HOST_RAN(&r);
+		ASSERT_HAS(r.err, "duende-mlock: DUENDE_MLOCK_THREAD_STACK_KIB is set but does "
+				  "nothing without DUENDE_MLOCK_PROFILE=swap-server\n");
+		victim_result_free(&r);
+	}
 }
 END_TEST
 
