@@ -123,6 +123,13 @@ const char *harness_library(void)
 	return reachable("DM_TEST_LIBRARY", copy, sizeof(copy));
 }
 
+const char *harness_io_library(void)
+{
+	static char copy[4096];
+
+	return reachable("DM_TEST_IO_LIBRARY", copy, sizeof(copy));
+}
+
 const char *harness_victim(void)
 {
 	static char copy[4096];
@@ -158,6 +165,7 @@ void harness_prepare(void)
 {
 	/* In the runner, before Check forks a child per case: the copies are made once. */
 	harness_library();
+	harness_io_library();
 	harness_victim();
 	harness_tool();
 }

@@ -64,9 +64,11 @@ struct victim_result {
  * the cases run as nobody find them.
  */
 const char *harness_library(void); /* the built library (what LD_PRELOAD gets) */
-const char *harness_victim(void);  /* the built victim program */
-const char *harness_tool(void);	   /* the built duende-mlock tool (may be NULL) */
-const char *harness_tmpdir(void);  /* a fresh directory, reachable by other users */
+/* The swap server's I/O object, in the same directory as harness_library() (run looks there). */
+const char *harness_io_library(void);
+const char *harness_victim(void); /* the built victim program */
+const char *harness_tool(void);	  /* the built duende-mlock tool (may be NULL) */
+const char *harness_tmpdir(void); /* a fresh directory, reachable by other users */
 /* Make the copies above once, in the runner, before the cases fork. */
 void harness_prepare(void);
 /* Can a child have a private mount namespace (/ made private)? If not, why. */

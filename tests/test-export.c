@@ -34,7 +34,7 @@ static const char *export_file(void)
 	ck_assert_int_eq(ftruncate(fd, 16 << 20), 0);
 	close(fd);
 	snprintf(export_env, sizeof(export_env), "DUENDE_MLOCK_EXPORT=%s", path);
-	snprintf(io_env, sizeof(io_env), "LD_PRELOAD=%s", getenv("DM_TEST_IO_LIBRARY"));
+	snprintf(io_env, sizeof(io_env), "LD_PRELOAD=%s", harness_io_library());
 	return path;
 }
 

@@ -1220,6 +1220,29 @@ START_TEST(test_run_prepends_to_ld_preload)
 }
 END_TEST
 
+/* A swap server whose settings name its export gets the I/O object beside the library. */
+START_TEST(test_run_adds_io_object_for_export)
+{
+	char lp[9000], export_env[4200];
+	struct victim_result r;
+
+	tool();
+	snprintf(export_env, sizeof(export_env), "DUENDE_MLOCK_EXPORT=%s/x.img", harness_tmpdir());
+	run_tool(TOOL("run", "--", "/usr/bin/env"),
+		 TOOL_ENV("DUENDE_MLOCK_PROFILE=swap-server", export_env), &r);
+	ASSERT_EXIT(&r, 0);
+	snprintf(lp, sizeof(lp), "LD_PRELOAD=%s:%s\n", harness_library(), harness_io_library());
+	ASSERT_HAS(r.out, lp);
+	victim_result_free(&r);
+
+	/* Not without the profile: open() and pwrite() are wrapped in swap servers only. */
+	run_tool(TOOL("run", "--", "/usr/bin/env"), TOOL_ENV(export_env), &r);
+	ASSERT_EXIT(&r, 0);
+	ASSERT_LACKS(r.out, "libduende_mlock_io.so");
+	victim_result_free(&r);
+}
+END_TEST
+
 START_TEST(test_run_required_denied_exits_71)
 {
 	struct victim_opts o = { .argv = TOOL("run", "--required", "--", harness_victim(),
@@ -1583,6 +1606,7 @@ Suite *test_suite(void)
 		CASE(test_run_locks_victim, CASE_REAL_MLOCKALL),
 		CASE(test_run_onfault, CASE_REAL_MLOCKALL),
 		CASE(test_run_prepends_to_ld_preload, CASE_REAL_MLOCKALL),
+		CASE(test_run_adds_io_object_for_export, 0),
 		CASE(test_run_required_denied_exits_71, CASE_REAL_MLOCKALL),
 		CASE(test_run_config, CASE_REAL_MLOCKALL),
 		CASE(test_run_says_problems_once, CASE_REAL_MLOCKALL),

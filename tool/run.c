@@ -77,6 +77,29 @@ static int prepend_preload(const char *lib)
 }
 
 /*
+ * A swap server whose settings name its export also gets the I/O object (export.c), from the
+ * library's own directory: the library arms it, and cannot load it.
+ */
+static int add_io_object(const char *lib, const struct dm_settings *s)
+{
+	char io[PATH_MAX];
+	const char *slash = strrchr(lib, '/');
+	int n;
+
+	if (s->profile != DM_PROFILE_SWAP_SERVER || !s->export_path[0])
+		return 0;
+	n = snprintf(io, sizeof(io), "%.*s%s", slash ? (int)(slash - lib + 1) : 0, lib, DM_IO_STEM);
+	if (n < 0 || (size_t)n >= sizeof(io))
+		return -ENAMETOOLONG;
+	if (check_library(io) < 0) {
+		tool_error("warning: without %s the export's I/O stays in the page cache",
+			   DM_IO_STEM);
+		return 0;
+	}
+	return prepend_preload(io);
+}
+
+/*
  * The settings as the library will decide them inside PROGRAM. A file named with --config must
  * be good. Problems that the library will say itself on PROGRAM's stderr (it is named, and logs
  * there) are left to it, so each is said once; the others are said here, where the operator can
@@ -196,7 +219,8 @@ int tool_cmd_run(int argc, char **argv)
 		return TOOL_EXIT_FAIL;
 	if (decide_settings(config, argv[optind], &s, config_abs, sizeof(config_abs)) < 0)
 		return TOOL_EXIT_FAIL;
-	if (prepend_preload(lib) < 0 || (onfault && setenv("DUENDE_MLOCK_ONFAULT", "1", 1) < 0) ||
+	if (add_io_object(lib, &s) < 0 || prepend_preload(lib) < 0 ||
+	    (onfault && setenv("DUENDE_MLOCK_ONFAULT", "1", 1) < 0) ||
 	    (required && setenv("DUENDE_MLOCK_REQUIRED", "1", 1) < 0) ||
 	    (config && setenv("DUENDE_MLOCK_CONFIG", config_abs, 1) < 0)) {
 		tool_error("Failed to set the environment: %s", strerror(errno));
