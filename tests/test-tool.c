@@ -1501,7 +1501,28 @@ START_TEST(test_doctor_swap_server)
 	ASSERT_HAS(r.out, harness_has_sys_resource() ? "PR_SET_IO_FLUSHER would succeed here" :
 						       "PR_SET_IO_FLUSHER would fail");
 	ASSERT_HAS(r.out, "SCHED_FIFO priority 50 would succeed here");
+	ASSERT_HAS(r.out, "info  export      no export named");
 	victim_result_free(&r);
+
+	/* The export step: the I/O object beside the library, O_DIRECT on the export. */
+	{
+		char ok_env[4200], bad_env[4200], io[4200];
+
+		snprintf(ok_env, sizeof(ok_env), "DUENDE_MLOCK_EXPORT=%s", harness_io_library());
+		run_tool(TOOL("doctor", target()),
+			 TOOL_ENV("DUENDE_MLOCK_PROFILE=swap-server", ok_env), &r);
+		snprintf(io, sizeof(io), "ok    export      %s is installed", harness_io_library());
+		ASSERT_HAS(r.out, io);
+		ASSERT_HAS(r.out, "libduende_mlock_io.so opens with O_DIRECT");
+		victim_result_free(&r);
+
+		snprintf(bad_env, sizeof(bad_env), "DUENDE_MLOCK_EXPORT=/proc/self/status");
+		run_tool(TOOL("doctor", target()),
+			 TOOL_ENV("DUENDE_MLOCK_PROFILE=swap-server", bad_env), &r);
+		ASSERT_HAS(r.out, "WARN  export      /proc/self/status does not open with O_DIRECT "
+				  "(its file system does no O_DIRECT)");
+		victim_result_free(&r);
+	}
 
 	run_tool((const char *const[]){ "/usr/bin/setpriv",
 					"--bounding-set=-sys_resource,-sys_nice",

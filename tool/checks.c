@@ -703,6 +703,41 @@ static void check_profile_steps(struct checks *c)
 	}
 }
 
+/* The export step: the I/O object beside the library, and O_DIRECT on the export. */
+static void check_export(struct checks *c)
+{
+	const char *lib = tool_library_path(), *slash = strrchr(lib, '/');
+	char io[PATH_MAX], esc[160];
+	int fd;
+
+	if (!c->s->export_path[0]) {
+		say(c, L_INFO, "export", NULL,
+		    "no export named: the server's I/O to its export goes through the page cache, "
+		    "which it must allocate under pressure (the export key)");
+		return;
+	}
+	dm_escape(esc, sizeof(esc), c->s->export_path, 64);
+	snprintf(io, sizeof(io), "%.*s%s", slash ? (int)(slash - lib + 1) : 0, lib, DM_IO_STEM);
+	if (access(io, R_OK) == 0)
+		say(c, L_OK, "export", NULL, "%s is installed; preload it beside the library", io);
+	else
+		say(c, L_WARN, "export", "install it beside the library, and preload both",
+		    "%s: %s: the export step cannot be taken", io, strerror(errno));
+	fd = open(c->s->export_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		say(c, L_OK, "export", NULL, "%s opens with O_DIRECT", esc);
+	} else {
+		int err = errno;
+
+		say(c, L_WARN, "export",
+		    err == EINVAL ? "export a block device, or a file on ext4, xfs or btrfs" :
+				    "set export to the path the server opens",
+		    "%s does not open with O_DIRECT (%s): its I/O would stay in the page cache",
+		    esc, err == EINVAL ? "its file system does no O_DIRECT" : strerror(err));
+	}
+}
+
 /* The running server's own state, read back as status does. */
 static void check_running_server(struct checks *c, int pid, const struct tool_lockstate *ls)
 {
@@ -749,6 +784,8 @@ static void check_swap_server(struct checks *c, int running_pid, const struct to
 	check_vm_settings(c);
 	check_cgroup(c, running_pid);
 	check_profile_steps(c);
+	if (profile)
+		check_export(c);
 	if (running_pid && ls->have_main)
 		check_running_server(c, running_pid, ls);
 }
