@@ -13,6 +13,9 @@
  * The watcher must keep running when nothing else does: locked, SCHED_FIFO (so the kernel's
  * allocations on its behalf may dip below the min watermark), OOM-exempt, no allocation after
  * start. SCHED_RESET_ON_FORK keeps the hog an ordinary task.
+ *
+ * Exit status 0 only when the hog completed: vm/init then reads the server's state again, which
+ * after a deadlock could block on a stuck task's locks.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -265,7 +268,7 @@ int main(int argc, char **argv)
 				say("DM-RESULT: corrupt\n");
 			else
 				say("DM-RESULT: failed (hog status 0x%x)\n", status);
-			return 0;
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 		}
 		if (s.pswpin != prev.pswpin || s.pswpout != prev.pswpout ||
 		    s.minflt != prev.minflt || s.majflt != prev.majflt)
@@ -294,7 +297,7 @@ int main(int argc, char **argv)
 			dump_file("meminfo", "/proc/meminfo");
 			dump_tasks();
 			say("DM-DUMPED\n");
-			return 0;
+			return 1;
 		}
 	}
 }
