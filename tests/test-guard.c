@@ -308,6 +308,44 @@ START_TEST(test_not_locked_wrappers_answer_as_libc)
 }
 END_TEST
 
+/*
+ * The profile where its privileged steps are refused: CAP_SYS_RESOURCE and CAP_SYS_NICE taken out
+ * of every set by setpriv, RLIMIT_RTPRIO 0. Each refusal is said with what it needs, the kernel
+ * shows none of them taken, and the program runs as it would without the library. The variables
+ * are set by env(1) after setpriv: set for setpriv, it would be the server, and the victim its
+ * helper.
+ */
+START_TEST(test_swap_server_refusals_said)
+{
+	char preload[4200];
+	struct victim_opts o = { 0 };
+	struct victim_result r;
+
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", harness_library());
+	o.argv = (const char *const[]){ "/usr/bin/setpriv",
+					"--bounding-set=-sys_resource,-sys_nice",
+					"--inh-caps=-sys_resource,-sys_nice",
+					"/usr/bin/prlimit",
+					"--rtprio=0:0",
+					"/usr/bin/env",
+					preload,
+					"DUENDE_MLOCK_PROFILE=swap-server",
+					harness_victim(),
+					"sched",
+					NULL };
+	RUN(&o, &r);
+	ASSERT_HOST_RAN(&r);
+	ASSERT_HAS(r.err,
+		   "swap-server profile: io_flusher not done: Operation not permitted, needs "
+		   "CAP_SYS_RESOURCE, oom_score_adj -1000 not done: Permission denied, needs "
+		   "CAP_SYS_RESOURCE, SCHED_FIFO 50 not done: Operation not permitted, needs "
+		   "CAP_SYS_NICE or RLIMIT_RTPRIO, heap reserve 16 MiB done");
+	ck_assert_int_eq(kv_get(r.out, "sched_policy"), SCHED_OTHER);
+	ck_assert_int_eq(kv_get(r.out, "oom_score_adj"), 0);
+	victim_result_free(&r);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	const struct harness_case cases[] = {
@@ -319,6 +357,7 @@ Suite *test_suite(void)
 		CASE(test_remove_on_locked_shared_memory, CASE_REAL_MLOCKALL),
 		CASE(test_swap_server_keeps_freed_memory, CASE_REAL_MLOCKALL),
 		CASE(test_swap_server_helper_gets_no_real_time, CASE_REAL_MLOCKALL),
+		CASE(test_swap_server_refusals_said, CASE_REAL_MLOCKALL),
 		CASE(test_dontneed_on_programs_own_lock_refused, CASE_REAL_MLOCKALL),
 		CASE(test_programs_own_mlock_within_limit, CASE_REAL_MLOCKALL),
 		CASE(test_programs_munlockall_supersedes, CASE_REAL_MLOCKALL),
