@@ -32,6 +32,22 @@ static unsigned char byte_at(size_t off)
 	return (unsigned char)((off * 7u + off / 4096u) & 0xff);
 }
 
+/* back holds the 8 MiB span, then the unaligned bytes: are they what was written? */
+static int differs(const unsigned char *back, const char *what)
+{
+	for (size_t i = 0; i < SPAN; i++)
+		if (back[i] != byte_at(i)) {
+			printf("error=%s differs at %zu\n", what, i);
+			return 1;
+		}
+	for (size_t i = 0; i < ODD_LEN; i++)
+		if (back[SPAN + i] != byte_at(ODD_OFF + i)) {
+			printf("error=%s differs at %u\n", what, ODD_OFF + (unsigned)i);
+			return 1;
+		}
+	return 0;
+}
+
 static int fail(const char *what)
 {
 	printf("error=%s: %s\n", what, strerror(errno));
@@ -70,16 +86,8 @@ static int serve(const char *path)
 			return fail("pread");
 	if (pread(fd, back + SPAN, ODD_LEN, ODD_OFF) != (ssize_t)ODD_LEN)
 		return fail("pread unaligned");
-	for (size_t i = 0; i < SPAN; i++)
-		if (back[i] != byte_at(i)) {
-			printf("error=read back differs at %zu\n", i);
-			return 1;
-		}
-	for (size_t i = 0; i < ODD_LEN; i++)
-		if (back[SPAN + i] != byte_at(ODD_OFF + i)) {
-			printf("error=unaligned read back differs at %zu\n", i);
-			return 1;
-		}
+	if (differs(back, "read back"))
+		return 1;
 
 	/* PROT_NONE: a locked process (MCL_FUTURE) would otherwise fault the whole mapping in. */
 	map = mmap(NULL, SPAN, PROT_NONE, MAP_SHARED, fd, 0);
@@ -107,16 +115,8 @@ static int check_disk(const char *path)
 	    syscall(SYS_pread64, fd, back + SPAN, ODD_LEN, ODD_OFF) != (long)ODD_LEN)
 		return fail("raw pread");
 	syscall(SYS_close, fd);
-	for (size_t i = 0; i < SPAN; i++)
-		if (back[i] != byte_at(i)) {
-			printf("error=file differs at %zu\n", i);
-			return 1;
-		}
-	for (size_t i = 0; i < ODD_LEN; i++)
-		if (back[SPAN + i] != byte_at(ODD_OFF + i)) {
-			printf("error=file differs at %u\n", ODD_OFF + (unsigned)i);
-			return 1;
-		}
+	if (differs(back, "file"))
+		return 1;
 	printf("disk=ok\n");
 	return 0;
 }
