@@ -12,7 +12,7 @@
  * is never armed in, each wrapper is one load and a jump to glibc's function.
  *
  * When armed:
- *   open, open64
+ *   open, open64, __open_2, __open64_2
  *       An open of the export (the same device number, or the same inode) gets a twin: a second
  *       descriptor of the same file with O_DIRECT, with the same access mode. The program's own
  *       descriptor is left as it opened it.
@@ -27,10 +27,15 @@
  *   close
  *       Closes the twin with the descriptor.
  * Each call checks that the descriptor is still the export (fstat), so a descriptor number the
- * program reused through dup2() or a raw close never reaches the twin. Not reached: an export
- * opened with openat() (its libc symbol's version cannot be bound past a wrapper here without
- * giving up the stack protector), read, write, preadv, pwritev, splice, io_uring, mmap of the
- * export: those stay buffered. nbd-server opens with open64 and serves with pread64/pwrite64.
+ * program reused through dup2() or a raw close never reaches the twin, and checks the twin
+ * (fcntl, fstat): a twin the program closed behind close() (close_range) is forgotten, never
+ * written through. Twins sit near the top of the descriptor table; close() of one answers EBADF,
+ * as it would without this object. An export opened with O_APPEND gets no twin; O_SYNC and
+ * O_DSYNC carry over. Not reached: an export opened with openat() (its libc symbol's version
+ * cannot be bound past a wrapper here without giving up the stack protector), read, write,
+ * preadv, pwritev, splice, io_uring, mmap of the export, and __pread_chk (fortify level 3): those
+ * stay buffered. nbd-server opens with open64 and serves with pread64/pwrite64. A pread or pwrite
+ * of the export from a signal handler may wait on a bounce buffer its thread holds.
  */
 /*
  * The build asks for 64-bit offsets, which makes glibc's headers rename open to open64 and pread
@@ -38,6 +43,11 @@
  */
 #undef _FILE_OFFSET_BITS
 #include "config.h"
+
+#if !defined(__LP64__)
+/* There off_t and off64_t differ, and pread is not pread64: the wrappers would need both. */
+#error "libduende_mlock_io.so is written for 64-bit (LP64) targets only"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +59,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +67,7 @@
 
 REAL(int, open64, (const char *, int, ...), GLIBC_BASE);
 REAL(int, close, (int), GLIBC_BASE);
+REAL(int, __open64_2, (const char *, int), "GLIBC_2.7");
 REAL(ssize_t, pread64, (int, void *, size_t, off_t), GLIBC_BASE);
 REAL(ssize_t, pwrite64, (int, const void *, size_t, off_t), GLIBC_BASE);
 
@@ -63,6 +75,8 @@ REAL(ssize_t, pwrite64, (int, const void *, size_t, off_t), GLIBC_BASE);
 
 /* Descriptors above this are served buffered: a swap server opens its export early. */
 #define IO_MAX_FD 4096
+/* Twins at most, all told: the export is opened once per server process, not per request. */
+#define IO_MAX_TWINS 64
 /*
  * Bounce buffers: a few, so that a server's worker threads do not queue behind one another, each
  * large enough for a typical swap request (the kernel writes swap in clusters of up to 1 MiB).
@@ -76,8 +90,11 @@ static bool exp_blk;
 static dev_t exp_rdev, exp_dev;
 static ino_t exp_ino;
 static size_t exp_align;
-/* twin[fd]: the O_DIRECT twin of fd, plus one; 0 for none. */
+/* twin[fd]: the O_DIRECT twin of the program's fd, plus one; 0 for none. */
 static atomic_int twin[IO_MAX_FD];
+/* Every twin this object holds, plus one: close() of one of them is the program's mistake. */
+static atomic_int twins[IO_MAX_TWINS];
+static atomic_int n_twins;
 static char *bounce[IO_BOUNCES];
 static pthread_mutex_t bounce_lock[IO_BOUNCES] = {
 	PTHREAD_MUTEX_INITIALIZER,
@@ -100,23 +117,98 @@ static bool fd_is_export(int fd)
 	return fstat(fd, &st) == 0 && is_export(&st);
 }
 
+/*
+ * Is d still this object's twin, good for the call? The program may have closed it behind our
+ * back (close_range, a raw close) and got the number again for another file: then writing to it
+ * would put the export's data there.
+ */
+static bool twin_valid(int d, bool write)
+{
+	int fl = fcntl(d, F_GETFL);
+
+	if (fl < 0 || !(fl & O_DIRECT) || (fl & O_APPEND))
+		return false;
+	if ((fl & O_ACCMODE) == (write ? O_RDONLY : O_WRONLY))
+		return false;
+	return fd_is_export(d);
+}
+
+static void twins_note(int d, bool add)
+{
+	for (unsigned i = 0; i < IO_MAX_TWINS; i++) {
+		int want = add ? 0 : d + 1;
+
+		if (atomic_compare_exchange_strong(&twins[i], &want, add ? d + 1 : 0)) {
+			atomic_fetch_add(&n_twins, add ? 1 : -1);
+			return;
+		}
+	}
+}
+
+static bool twins_has(int d)
+{
+	if (!atomic_load_explicit(&n_twins, memory_order_relaxed))
+		return false;
+	for (unsigned i = 0; i < IO_MAX_TWINS; i++)
+		if (atomic_load_explicit(&twins[i], memory_order_relaxed) == d + 1)
+			return true;
+	return false;
+}
+
+/* Forget fd's twin; close it only if it is still ours. */
+static void twin_drop(int fd)
+{
+	int t = atomic_exchange(&twin[fd], 0);
+
+	if (!t)
+		return;
+	twins_note(t - 1, false);
+	if (twin_valid(t - 1, false) || twin_valid(t - 1, true))
+		dm_real_close(t - 1);
+}
+
+/*
+ * A twin sits near the top of the descriptor table, out of the numbers the program expects its
+ * next open() to return and out of its low-numbered close() loops.
+ */
+static int high_fd(int d)
+{
+	struct rlimit rl;
+	int h;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 256 || rl.rlim_cur == RLIM_INFINITY)
+		return d;
+	h = fcntl(d, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur - IO_MAX_TWINS));
+	if (h < 0)
+		return d;
+	dm_real_close(d);
+	return h;
+}
+
 /* After the program's own open succeeded: a twin for the export. errno is the caller's. */
 static int after_open(int fd, const char *path, int flags)
 {
 	int saved = errno, d;
 
-	if (fd < 0 || fd >= IO_MAX_FD || (flags & (O_DIRECT | O_PATH)) || !fd_is_export(fd))
+	/*
+	 * O_APPEND: pwrite() appends there, which the twin would not. O_SYNC and O_DSYNC carry over:
+	 * O_DIRECT alone flushes no device cache.
+	 */
+	if (fd < 0 || fd >= IO_MAX_FD || (flags & (O_DIRECT | O_PATH | O_APPEND)) ||
+	    !fd_is_export(fd) || atomic_load(&n_twins) >= IO_MAX_TWINS)
 		return fd;
-	d = dm_real_open64(path, (flags & O_ACCMODE) | O_DIRECT | O_CLOEXEC);
+	/* A twin left from an earlier descriptor of this number goes first. */
+	twin_drop(fd);
+	d = dm_real_open64(path, (flags & (O_ACCMODE | O_SYNC | O_DSYNC)) | O_DIRECT | O_CLOEXEC);
 	if (d >= 0 && !fd_is_export(d)) {
 		/* The path was renamed in between: no twin is better than a wrong one. */
 		dm_real_close(d);
 		d = -1;
 	}
 	if (d >= 0) {
-		d = atomic_exchange(&twin[fd], d + 1);
-		if (d)
-			dm_real_close(d - 1);
+		d = high_fd(d);
+		twins_note(d, true);
+		atomic_store(&twin[fd], d + 1);
 	}
 	errno = saved;
 	return fd;
@@ -124,7 +216,10 @@ static int after_open(int fd, const char *path, int flags)
 
 static mode_t mode_arg(int flags, va_list ap)
 {
-	return (flags & (O_CREAT | __O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
+	/* __O_TMPFILE holds O_DIRECTORY's bit: only both together are O_TMPFILE. */
+	bool has_mode = (flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE;
+
+	return has_mode ? (mode_t)va_arg(ap, int) : 0;
 }
 
 EXPORT int open64(const char *path, int flags, ...)
@@ -143,23 +238,50 @@ EXPORT int open64(const char *path, int flags, ...)
 /* On LP64, glibc's open is open64 (one function, two names). */
 EXPORT int open(const char *path, int flags, ...) __attribute__((alias("open64")));
 
+/* _FORTIFY_SOURCE turns open(path, flags) with flags unknown at compile time into these. */
+EXPORT int __open64_2(const char *path, int flags);
+EXPORT int __open64_2(const char *path, int flags)
+{
+	if (!atomic_load_explicit(&armed, memory_order_relaxed))
+		return dm_real___open64_2(path, flags);
+	return after_open(dm_real___open64_2(path, flags), path, flags);
+}
+
+EXPORT int __open_2(const char *path, int flags) __attribute__((alias("__open64_2")));
+
 EXPORT int close(int fd)
 {
-	int r, t, saved;
+	int r;
 
-	r = dm_real_close(fd);
+	if (atomic_load_explicit(&n_twins, memory_order_relaxed) && twins_has(fd)) {
+		if (twin_valid(fd, false) || twin_valid(fd, true)) {
+			/* Without this object the number would not be open: answer as then. */
+			errno = EBADF;
+			return -1;
+		}
+		/* Closed behind our back, and the program's now. */
+		twins_note(fd, false);
+	}
 	if (fd < 0 || fd >= IO_MAX_FD || !atomic_load_explicit(&twin[fd], memory_order_relaxed))
-		return r;
-	saved = errno;
-	t = atomic_exchange(&twin[fd], 0);
-	if (t)
-		dm_real_close(t - 1);
-	errno = saved;
+		return dm_real_close(fd);
+	/* The slot first: an open() of the export on the same number may give it a new twin. */
+	{
+		int t = atomic_exchange(&twin[fd], 0), saved;
+
+		r = dm_real_close(fd);
+		saved = errno;
+		if (t) {
+			twins_note(t - 1, false);
+			if (twin_valid(t - 1, false) || twin_valid(t - 1, true))
+				dm_real_close(t - 1);
+		}
+		errno = saved;
+	}
 	return r;
 }
 
-/* The twin of an export descriptor, or -1: none, or fd is no longer the export. */
-static int twin_of(int fd)
+/* The twin of an export descriptor for this call, or -1: none, or not valid any more. */
+static int twin_of(int fd, bool write)
 {
 	int t;
 
@@ -169,10 +291,14 @@ static int twin_of(int fd)
 	if (!t)
 		return -1;
 	if (!fd_is_export(fd)) {
-		/* Reused behind close(): forget the twin, and serve the call as it is. */
-		t = atomic_exchange(&twin[fd], 0);
-		if (t)
-			dm_real_close(t - 1);
+		/* fd reused behind close(): forget its twin, and serve the call as it is. */
+		twin_drop(fd);
+		return -1;
+	}
+	if (!twin_valid(t - 1, write)) {
+		/* The twin closed or replaced behind our back: it is not ours to close. */
+		if (atomic_compare_exchange_strong(&twin[fd], &t, 0))
+			twins_note(t - 1, false);
 		return -1;
 	}
 	return t - 1;
@@ -224,7 +350,7 @@ static ssize_t bounced(bool write, int d, char *buf, size_t n, off_t off)
 
 static ssize_t io(bool write, int fd, void *buf, size_t n, off_t off)
 {
-	int d = twin_of(fd);
+	int d = twin_of(fd, write);
 	ssize_t r;
 	int saved;
 
@@ -319,10 +445,15 @@ EXPORT int __duende_mlock_io_arm(const char *path, size_t *align)
 	char *p;
 	int r;
 
-	if (atomic_load(&armed))
-		return -EALREADY;
 	if (stat(path, &st) < 0)
 		return -errno;
+	if (atomic_load(&armed)) {
+		/* Armed again (the API after the preload's profile): the same export is no error. */
+		if (!is_export(&st))
+			return -EALREADY;
+		*align = exp_align;
+		return 0;
+	}
 	if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
 		return -EINVAL;
 	r = direct_alignment(path, &st, &exp_align);

@@ -67,13 +67,32 @@ START_TEST(test_export_bypasses_page_cache)
 }
 END_TEST
 
-/* nbd-server serves from a fork child: the twin descriptors and bounce buffers go with it. */
+/*
+ * nbd-server serves from a fork child: the export opened before fork(), its twin and the bounce
+ * buffers go with it.
+ */
 START_TEST(test_export_fork_child_bypasses_page_cache)
 {
 	struct victim_result r;
 
 	run_export("fork", ENV("DUENDE_MLOCK_PROFILE=swap-server", export_env, io_env), &r);
 	ck_assert_int_eq(kv_get(r.out, "cached"), 0);
+	victim_result_free(&r);
+}
+END_TEST
+
+/*
+ * The program closes every descriptor above its export's (close_range: the library's twin among
+ * them, unseen) and fills the numbers near the top of the table with another file: the export's
+ * data must not go there, but to the export, through the page cache.
+ */
+START_TEST(test_export_twin_closed_behind_is_never_written)
+{
+	struct victim_result r;
+
+	run_export("closed-twin", ENV("DUENDE_MLOCK_PROFILE=swap-server", export_env, io_env), &r);
+	ck_assert_int_eq(kv_get(r.out, "other"), 0);
+	ck_assert_int_eq(kv_get(r.out, "cached"), SPAN_PAGES);
 	victim_result_free(&r);
 }
 END_TEST
@@ -133,6 +152,7 @@ Suite *test_suite(void)
 	const struct harness_case cases[] = {
 		CASE(test_export_bypasses_page_cache, CASE_REAL_MLOCKALL),
 		CASE(test_export_fork_child_bypasses_page_cache, CASE_REAL_MLOCKALL),
+		CASE(test_export_twin_closed_behind_is_never_written, CASE_REAL_MLOCKALL),
 		CASE(test_export_without_io_object_is_buffered_and_said, CASE_REAL_MLOCKALL),
 		CASE(test_export_without_profile_changes_nothing, CASE_REAL_MLOCKALL),
 		CASE(test_export_refused_is_said_and_required_stops, CASE_REAL_MLOCKALL),
