@@ -31,6 +31,7 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -61,8 +62,18 @@ void dm_swap_server_params(const struct dm_settings *s, struct dm_swap_server_pa
 	};
 }
 
-/* In the I/O object (export.c), when it is loaded: the weak reference is NULL otherwise. */
-extern int __duende_mlock_io_arm(const char *path, size_t *align) __attribute__((weak));
+/*
+ * The I/O object's arming call (export.c), when the object is loaded: looked up only here, when
+ * the export step is taken. A weak reference would cost every process that loads the preload
+ * object a failed symbol lookup at load time.
+ */
+static int io_arm(const char *path, size_t *align)
+{
+	int (*arm)(const char *, size_t *);
+
+	*(void **)&arm = dlsym(RTLD_DEFAULT, "__duende_mlock_io_arm");
+	return arm ? arm(path, align) : -ENOSYS;
+}
 
 /* One arena, no chunk mmap'd on its own, nothing trimmed: the reserve stays in the heap. */
 static int heap_reserve(size_t bytes)
@@ -150,7 +161,10 @@ void dm_swap_server_helper_prepare(void)
 		return;
 	snprintf(value, sizeof(value), "%d,%d,%d", policy, sp.sched_priority, oom_read());
 	setenv(DM_SERVER_BEFORE_ENV, value, 1);
+	/* The profile and its steps' keys: a helper that kept a step key would be told it is unused. */
 	unsetenv(dm_keys[DM_KEY_PROFILE].env);
+	for (int k = DM_KEY_RT_PRIORITY; k <= DM_KEY_EXPORT; k++)
+		unsetenv(dm_keys[k].env);
 }
 
 void dm_swap_server_helper_restore(void)
@@ -211,9 +225,7 @@ void dm_swap_server_apply(const struct dm_swap_server_params *p, bool locked,
 	}
 	r->export_r = 1;
 	if (p->export_path)
-		r->export_r = __duende_mlock_io_arm ?
-				      __duende_mlock_io_arm(p->export_path, &r->export_align) :
-				      -ENOSYS;
+		r->export_r = io_arm(p->export_path, &r->export_align);
 	if (locked) {
 		static pthread_once_t once = PTHREAD_ONCE_INIT;
 

@@ -185,8 +185,9 @@ START_TEST(test_swap_server_helper_gets_no_real_time)
 	ck_assert_int_eq(kv_get(r.out, "sched_policy"), SCHED_OTHER);
 	ck_assert_int_eq(kv_get(r.out, "oom_score_adj"), 0);
 	ASSERT_HAS(r.out, "server_before=unset");
-	/* Locked as any program the server runs, but not given the profile. */
+	/* Locked as any program the server runs, but not given the profile, nor told of its keys. */
 	ck_assert_int_eq(count_of(r.err, "swap-server profile:"), 1);
+	ASSERT_LACKS(r.err, "does nothing");
 	victim_result_free(&r);
 }
 END_TEST
