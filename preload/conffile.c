@@ -436,11 +436,16 @@ static int validate_value(cfg_t *cfg, cfg_opt_t *opt)
 	if (!ki)
 		return 0;
 	if (ki->section_only && cfg == parsing.top) {
-		parsing.api->error(cfg,
-				   "%s may be set only in a program \"NAME\" { } section: outside "
-				   "one it would apply to every program the file lists",
-				   ki->name);
-		return -1;
+		/*
+		 * Said and left out, not an error: a 1.0 file with a top-level profile would
+		 * otherwise be ignored whole after an upgrade, and every daemon it lists run unlocked.
+		 */
+		dm_diag_add(
+			parsing.diag,
+			"%s:%d: %s is ignored here: it may be set only in a program \"NAME\" "
+			"{ } section, as outside one it would apply to every program the file lists",
+			parsing.name, cfg->line, ki->name);
+		return 0;
 	}
 	if (ki->type == DM_TYPE_LIST)
 		return validate_programs(cfg, opt);
@@ -512,7 +517,8 @@ static void apply_keys(const struct confuse_api *api, cfg_t *cfg, struct dm_sett
 		const struct dm_key_info *ki = &dm_keys[k];
 		unsigned n;
 
-		if (origin == DM_FROM_SECTION && ki->global)
+		if ((origin == DM_FROM_SECTION && ki->global) ||
+		    (origin == DM_FROM_FILE && ki->section_only))
 			continue;
 		n = api->size(cfg, ki->name);
 		if (n == 0)

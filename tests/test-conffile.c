@@ -122,11 +122,6 @@ START_TEST(test_program_sections)
 			  "program \"rel/x\": not a program" },
 			{ "program x { onfault = true }\nprogram x { current = false }\n", "x" },
 			{ "program x { profile = fast }\n", "profile = 'fast': not a profile" },
-			/* One line outside a section would give the profile to every listed program. */
-			{ "programs = {a, b}\nprofile = swap-server\n",
-			  "b.conf:2: profile may be set only in a program \"NAME\" { } section" },
-			{ "export = \"/dev/nbd0\"\n",
-			  "b.conf:1: export may be set only in a program" },
 			{ "program x {\n export = \"dev/vda\"\n}\n",
 			  "b.conf:2: export = 'dev/vda': not an absolute path" },
 		};
@@ -140,6 +135,33 @@ START_TEST(test_program_sections)
 			ck_assert_uint_ge(d.n, 1);
 			ck_assert_msg(strstr(d.msg[0], bad[i][1]), "case %zu: %s", i, d.msg[0]);
 			ck_assert_uint_eq(s.n_programs, 0);
+		}
+	}
+
+	/*
+	 * One line outside a section would give the profile to every listed program: said and left
+	 * out, the rest of the file applied (a 1.0 file so written keeps its daemons locked).
+	 */
+	{
+		static const char *const outside[][2] = {
+			{ "programs = {a, b}\nprofile = swap-server\n",
+			  "o.conf:2: profile is ignored here: it may be set only in a program "
+			  "\"NAME\" { } section" },
+			{ "programs = {a, b}\nexport = \"/dev/nbd0\"\n",
+			  "o.conf:2: export is ignored here" },
+		};
+
+		for (size_t i = 0; i < sizeof(outside) / sizeof(*outside); i++) {
+			d.n = 0;
+			dm_settings_default(&s);
+			ck_assert_int_eq(dm_config_parse_text("o.conf", outside[i][0],
+							      strlen(outside[i][0]), &nbd, &s, &d),
+					 0);
+			ck_assert_uint_eq(d.n, 1);
+			ck_assert_msg(strstr(d.msg[0], outside[i][1]), "case %zu: %s", i, d.msg[0]);
+			ck_assert_int_eq(s.profile, DM_PROFILE_NONE);
+			ck_assert_str_eq(s.export_path, "");
+			ck_assert_uint_eq(s.n_programs, 2);
 		}
 	}
 }
