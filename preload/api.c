@@ -258,10 +258,21 @@ DM_EXPORT int dmlock_status_format(const struct dmlock_status *status, char *buf
 	return (int)n;
 }
 
+/*
+ * size 0 is the struct as 1.1 made it, for good: a later, larger struct must never be assumed of
+ * a caller that did not say its size.
+ */
+#define SWAP_SERVER_SIZE_1_1 (offsetof(struct dmlock_swap_server, export_io) + sizeof(int))
+
+static size_t swap_server_size(const struct dmlock_swap_server *ss)
+{
+	return ss->size ? ss->size : SWAP_SERVER_SIZE_1_1;
+}
+
 /* The fields up to export_path are the request; a caller's size must hold them and the results. */
 static bool swap_server_read(const struct dmlock_swap_server *ss, struct dmlock_swap_server *full)
 {
-	size_t n = ss->size ? ss->size : sizeof(*ss);
+	size_t n = swap_server_size(ss);
 
 	if (n < offsetof(struct dmlock_swap_server, export_io) + sizeof(int))
 		return false;
@@ -302,7 +313,7 @@ DM_EXPORT int dmlock_swap_server(struct dmlock_swap_server *ss)
 	full.stack = r.stack;
 	full.thread_stack = r.thread_stack;
 	full.export_io = p.export_path ? r.export_r : 1;
-	n = ss->size ? ss->size : sizeof(*ss);
+	n = swap_server_size(ss);
 	memcpy(ss, &full, n < sizeof(full) ? n : sizeof(full));
 	{
 		const int steps[] = { full.io_flusher, full.oom,	  full.sched,	 full.heap,

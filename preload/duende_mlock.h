@@ -182,7 +182,8 @@ int dmlock_status_format(const struct dmlock_status *status, char *buf, size_t s
  *
  *	struct dmlock_swap_server ss = DMLOCK_SWAP_SERVER_INIT;  // the profile's values
  *
- * size works as in struct dmlock_status: set by the caller, 0 for this header's size.
+ * size works as in struct dmlock_status: set by the caller; 0 stands for the struct of 1.1, this
+ * one, in every later version too.
  * A fork() child keeps every step (and copies every page at once when the process is locked:
  * a copy-on-write break under pressure is an allocation). Programs it execs keep the real-time
  * class and the score, as execve() does: reset them in the child before exec

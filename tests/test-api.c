@@ -881,6 +881,34 @@ START_TEST(test_swap_server_steps)
 }
 END_TEST
 
+/* The export step through the API: armed where the I/O object is preloaded, -ENOSYS where not. */
+START_TEST(test_swap_server_export_step)
+{
+	char path[4200], io[4300];
+	struct victim_opts o = { 0 };
+	struct victim_result r;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/api-export.img", harness_tmpdir());
+	f = fopen(path, "we");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	snprintf(io, sizeof(io), "LD_PRELOAD=%s", harness_io_library());
+	o.argv = API("swap-server", path);
+	o.env = ENV(io);
+	run(&o, &r);
+	ASSERT_KV(&r, "export_io", ==, 0);
+	ASSERT_HAS(kv(&r, "line"), "O_DIRECT done");
+	victim_result_free(&r);
+
+	o.env = NULL;
+	run(&o, &r);
+	ASSERT_KV(&r, "export_io", ==, -ENOSYS);
+	ASSERT_HAS(kv(&r, "line"), "O_DIRECT not done: libduende_mlock_io.so is not preloaded");
+	victim_result_free(&r);
+}
+END_TEST
+
 /* The same with CAP_SYS_NICE and CAP_SYS_RESOURCE dropped by the program: each refusal said. */
 START_TEST(test_swap_server_steps_refused)
 {
@@ -939,6 +967,7 @@ Suite *test_suite(void)
 		CASE(test_fork_child_locked, CASE_REAL_MLOCKALL),
 		CASE(test_swap_server_steps, CASE_REAL_MLOCKALL),
 		CASE(test_swap_server_steps_refused, CASE_REAL_MLOCKALL),
+		CASE(test_swap_server_export_step, CASE_REAL_MLOCKALL),
 		CASE(test_preload_seen_through_api, CASE_REAL_MLOCKALL),
 	};
 
