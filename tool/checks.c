@@ -708,6 +708,7 @@ static void check_export(struct checks *c)
 {
 	const char *lib = tool_library_path(), *slash = strrchr(lib, '/');
 	char io[PATH_MAX], esc[160];
+	struct stat st;
 	int fd;
 
 	if (!c->s->export_path[0]) {
@@ -723,7 +724,15 @@ static void check_export(struct checks *c)
 	else
 		say(c, L_WARN, "export", "install it beside the library, and preload both",
 		    "%s: %s: the export step cannot be taken", io, strerror(errno));
-	fd = open(c->s->export_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	/* What the arming takes, and nothing that could block (a FIFO) or act (a tape). */
+	errno = 0;
+	if (stat(c->s->export_path, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+		say(c, L_WARN, "export", "set export to the file or block device the server opens",
+		    "%s: %s: the export step cannot be taken", esc,
+		    errno ? strerror(errno) : "not a regular file or a block device");
+		return;
+	}
+	fd = open(c->s->export_path, O_RDONLY | O_DIRECT | O_NONBLOCK | O_CLOEXEC);
 	if (fd >= 0) {
 		close(fd);
 		say(c, L_OK, "export", NULL, "%s opens with O_DIRECT", esc);

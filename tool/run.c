@@ -80,23 +80,31 @@ static int prepend_preload(const char *lib)
  * A swap server whose settings name its export also gets the I/O object (export.c), from the
  * library's own directory: the library arms it, and cannot load it.
  */
-static int add_io_object(const char *lib, const struct dm_settings *s)
+static int add_io_object(const char *lib, const struct dm_settings *s, bool required)
 {
 	char io[PATH_MAX];
 	const char *slash = strrchr(lib, '/');
-	int n;
+	int n, r;
 
 	if (s->profile != DM_PROFILE_SWAP_SERVER || !s->export_path[0])
 		return 0;
 	n = snprintf(io, sizeof(io), "%.*s%s", slash ? (int)(slash - lib + 1) : 0, lib, DM_IO_STEM);
-	if (n < 0 || (size_t)n >= sizeof(io))
+	if (n < 0 || (size_t)n >= sizeof(io)) {
+		tool_error("Failed to name %s beside %s: the path is too long", DM_IO_STEM, lib);
 		return -ENAMETOOLONG;
+	}
 	if (check_library(io) < 0) {
+		/* Under required the export step not done would stop PROGRAM: say it now instead. */
+		if (required)
+			return -ENOENT;
 		tool_error("warning: without %s the export's I/O stays in the page cache",
 			   DM_IO_STEM);
 		return 0;
 	}
-	return prepend_preload(io);
+	r = prepend_preload(io);
+	if (r < 0)
+		tool_error("Failed to set the environment: %s", strerror(-r));
+	return r;
 }
 
 /*
@@ -219,8 +227,9 @@ int tool_cmd_run(int argc, char **argv)
 		return TOOL_EXIT_FAIL;
 	if (decide_settings(config, argv[optind], &s, config_abs, sizeof(config_abs)) < 0)
 		return TOOL_EXIT_FAIL;
-	if (add_io_object(lib, &s) < 0 || prepend_preload(lib) < 0 ||
-	    (onfault && setenv("DUENDE_MLOCK_ONFAULT", "1", 1) < 0) ||
+	if (add_io_object(lib, &s, required || s.required) < 0)
+		return TOOL_EXIT_FAIL;
+	if (prepend_preload(lib) < 0 || (onfault && setenv("DUENDE_MLOCK_ONFAULT", "1", 1) < 0) ||
 	    (required && setenv("DUENDE_MLOCK_REQUIRED", "1", 1) < 0) ||
 	    (config && setenv("DUENDE_MLOCK_CONFIG", config_abs, 1) < 0)) {
 		tool_error("Failed to set the environment: %s", strerror(errno));
