@@ -2,9 +2,12 @@
 # The deployment examples are well-formed: the systemd drop-in passes `systemd-analyze verify` in a
 # small unit that includes it, and the YAML files parse. Exit 77 (skipped) where a tool is missing,
 # except in CI.
-# Usage: test-examples.sh SOURCE_ROOT
+# The config examples that README and duende-mlock.conf(5) quote are what the library reads: each
+# passes check-config with nothing said.
+# Usage: test-examples.sh SOURCE_ROOT TOOL
 set -eu
 src=$1
+tool=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 skipped=""
@@ -97,6 +100,28 @@ for f in examples/docker/docker-compose.yml examples/systemd/trueno-ublk.service
 		fail=1
 	fi
 done
+
+# Each fenced block that sets programs or a program section, in README.md and the conf man page.
+n=0
+for doc in README.md man/duende-mlock.conf.5.scd; do
+	awk -v dir="$tmp" -v base="$(basename "$doc")" '
+		/^```/ { if (inb) { close(f); inb = 0 } else { inb = 1; f = sprintf("%s/%s.%d.conf", dir, base, ++k) } next }
+		inb { print > f }' "$src/$doc"
+	for f in "$tmp/$(basename "$doc")".*.conf; do
+		[ -e "$f" ] || continue
+		grep -qE '^(programs = |program ")' "$f" || continue
+		chmod 644 "$f"
+		n=$((n + 1))
+		if out=$("$tool" check-config "$f" 2>&1) && [ "$(echo "$out" | grep -c 'duende-mlock:')" = 0 ]; then
+			echo "ok: $doc's config example $(basename "$f") reads as written"
+		else
+			echo "$out" >&2
+			echo "FAIL: $doc's config example $(basename "$f") does not read cleanly" >&2
+			fail=1
+		fi
+	done
+done
+[ "$n" -ge 2 ] || { echo "FAIL: found $n config examples in README and the man page" >&2; fail=1; }
 
 [ "$fail" -eq 0 ] || exit 1
 [ -z "$skipped" ] || exit 77
