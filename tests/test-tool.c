@@ -1536,6 +1536,28 @@ START_TEST(test_doctor_swap_server)
 			  "permitted): it needs CAP_SYS_NICE or RLIMIT_RTPRIO >= 50 (it is 0)");
 	victim_result_free(&r);
 
+	/* Under required each step that would fail is a failure: the server would exit 71. */
+	if (!harness_has_sys_resource()) {
+		run_tool(TOOL("doctor", target()),
+			 TOOL_ENV("DUENDE_MLOCK_PROFILE=swap-server", "DUENDE_MLOCK_REQUIRED=1"),
+			 &r);
+		ASSERT_HAS(r.out, "FAIL  profile     PR_SET_IO_FLUSHER would fail");
+		ASSERT_HAS(r.out, "verdict: locking would FAIL");
+		victim_result_free(&r);
+	}
+
+	/* A profile line at the top of a good file is left out: doctor says which line. */
+	{
+		const char *path = harness_write_config(
+			"top-profile.conf", "programs = {\"tool-target\"}\nprofile = swap-server\n",
+			0644);
+
+		run_tool(TOOL("doctor", target()), ENV(env_library, config_env(path)), &r);
+		ASSERT_HAS(r.out, "WARN  config      ");
+		ASSERT_HAS(r.out, "top-profile.conf:2: profile is ignored here");
+		victim_result_free(&r);
+	}
+
 	/* Neither the profile nor swap on nbd/ublk: skipped, in one line. */
 	run_tool(TOOL("doctor", target()), NULL, &r);
 	ASSERT_HAS(r.out, "swap-server checks skipped");

@@ -640,6 +640,12 @@ static bool kernel_at_least(int major, int minor)
 	return a > major || (a == major && b >= minor);
 }
 
+/* Under required a step not done stops the server: what would only warn is a failure then. */
+static enum tool_level step_level(const struct checks *c)
+{
+	return c->s->required ? L_FAIL : L_WARN;
+}
+
 static void check_profile_steps(struct checks *c)
 {
 	struct profile_probe p;
@@ -654,12 +660,12 @@ static void check_profile_steps(struct checks *c)
 	if (p.io_flusher == 0)
 		say(c, L_OK, "profile", NULL, "PR_SET_IO_FLUSHER would succeed here");
 	else if (p.io_flusher == EINVAL && !kernel_at_least(5, 6))
-		say(c, L_WARN, "profile", "Linux 5.6 or later",
+		say(c, step_level(c), "profile", "Linux 5.6 or later",
 		    "PR_SET_IO_FLUSHER would fail: the kernel is older than 5.6");
 	else
-		say(c, L_WARN, "profile",
-		    "grant CAP_SYS_RESOURCE (AmbientCapabilities= or CapabilityBoundingSet= in "
-		    "the unit; docker --cap-add=SYS_RESOURCE)",
+		say(c, step_level(c), "profile",
+		    "grant CAP_SYS_RESOURCE (AmbientCapabilities=CAP_SYS_RESOURCE in the unit; "
+		    "docker --cap-add=SYS_RESOURCE)",
 		    "PR_SET_IO_FLUSHER would fail (%s)%s: the server's own allocations may then "
 		    "start I/O to the device it serves",
 		    strerror(p.io_flusher),
@@ -667,7 +673,7 @@ static void check_profile_steps(struct checks *c)
 	if (p.oom == 0)
 		say(c, L_OK, "profile", NULL, "oom_score_adj -1000 would succeed here");
 	else
-		say(c, L_WARN, "profile",
+		say(c, step_level(c), "profile",
 		    "grant CAP_SYS_RESOURCE, or OOMScoreAdjust=-1000 in the unit",
 		    "lowering oom_score_adj to -1000 would fail (%s)%s: the OOM killer may pick "
 		    "the server",
@@ -694,7 +700,7 @@ static void check_profile_steps(struct checks *c)
 				 DM_SWAP_SERVER_RT_PRIORITY,
 				 rt.rlim_cur == RLIM_INFINITY ? 99ULL :
 								(unsigned long long)rt.rlim_cur);
-		say(c, L_WARN, "profile",
+		say(c, step_level(c), "profile",
 		    "grant CAP_SYS_NICE, or LimitRTPRIO= in the unit (ulimit -r); or "
 		    "CPUSchedulingPolicy=fifo",
 		    "SCHED_FIFO priority %d would fail (%s)%s: without a real-time class the "
@@ -722,12 +728,13 @@ static void check_export(struct checks *c)
 	if (access(io, R_OK) == 0)
 		say(c, L_OK, "export", NULL, "%s is installed; preload it beside the library", io);
 	else
-		say(c, L_WARN, "export", "install it beside the library, and preload both",
+		say(c, step_level(c), "export", "install it beside the library, and preload both",
 		    "%s: %s: the export step cannot be taken", io, strerror(errno));
 	/* What the arming takes, and nothing that could block (a FIFO) or act (a tape). */
 	errno = 0;
 	if (stat(c->s->export_path, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
-		say(c, L_WARN, "export", "set export to the file or block device the server opens",
+		say(c, step_level(c), "export",
+		    "set export to the file or block device the server opens",
 		    "%s: %s: the export step cannot be taken", esc,
 		    errno ? strerror(errno) : "not a regular file or a block device");
 		return;
@@ -739,7 +746,7 @@ static void check_export(struct checks *c)
 	} else {
 		int err = errno;
 
-		say(c, L_WARN, "export",
+		say(c, step_level(c), "export",
 		    err == EINVAL ? "export a block device, or a file on ext4, xfs or btrfs" :
 				    "set export to the path the server opens",
 		    "%s does not open with O_DIRECT (%s): its I/O would stay in the page cache",
@@ -795,6 +802,10 @@ static void check_swap_server(struct checks *c, int running_pid, const struct to
 	check_profile_steps(c);
 	if (profile)
 		check_export(c);
+	if (profile && c->s->required)
+		say(c, L_INFO, "profile", NULL,
+		    "required = true: a step not done stops the server before main() (exit 71), so "
+		    "each step that would fail here is a failure");
 	if (running_pid && ls->have_main)
 		check_running_server(c, running_pid, ls);
 }

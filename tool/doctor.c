@@ -471,6 +471,10 @@ static void check_config(struct report *rep, const struct target *t, struct dm_s
 		finding(rep, L_OK, "config", NULL,
 			"%s is trusted (owner uid %u, mode %04o) and valid", esc,
 			(unsigned)dec.file.owner, (unsigned)(dec.file.mode & 07777));
+		/* A good file can still have lines the library leaves out (profile at the top). */
+		for (unsigned i = 0; i < dec.file_diags; i++)
+			finding(rep, L_WARN, "config", "move the key into the program's section",
+				"%s", dec.diag.msg[i]);
 	}
 	for (unsigned i = dec.file_diags; i < dec.diag.n; i++)
 		finding(rep, L_WARN, "config", "fix or unset the variable", "%s", dec.diag.msg[i]);
