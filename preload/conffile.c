@@ -607,6 +607,13 @@ static int parse_with(const struct confuse_api *api, const char *name, const cha
 				"%s: libconfuse rejected the file without a reason (a key must be "
 				"an unquoted name), ignoring it",
 				name);
+		else
+			/* What a line's error costs: none of the file's settings, its sections'
+			 * profile and required included. */
+			dm_diag_add(d,
+				    "%s: ignored as a whole for the error above: the defaults and "
+				    "DUENDE_MLOCK_* apply, nothing of its sections",
+				    name);
 		r = -EINVAL;
 		goto out;
 	}
