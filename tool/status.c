@@ -432,8 +432,7 @@ static void print_text(const struct proc_info *v, size_t n)
 	}
 	if (inferred)
 		printf("NEW: will new memory be locked (MCL_FUTURE). * inferred from the mappings "
-		       "(all locked, or not), as the process holds no " DM_MARKER_NAME
-		       " marker.\n");
+		       "(all locked, or not): /proc does not show MCL_FUTURE.\n");
 }
 
 /* s is dm_escape()d already: only '"' and '\' (from the \xNN escapes) need care. */
