@@ -402,7 +402,7 @@ DM_HIDDEN void dm_swap_server_apply(const struct dm_swap_server_params *p, bool 
 #define DM_SERVER_BEFORE_ENV "DUENDE_MLOCK_SERVER_BEFORE"
 DM_HIDDEN void dm_swap_server_helper_prepare(void);
 DM_HIDDEN void dm_swap_server_helper_restore(void);
-/* "io_flusher done, oom_score_adj -1000 done, SCHED_FIFO 50 not done: ..., needs ...". */
+/* "io_flusher done; oom_score_adj -1000 done; SCHED_FIFO 50 not done: ..., needs ...". */
 DM_HIDDEN size_t dm_swap_server_format(char *buf, size_t size,
 				       const struct dm_swap_server_result *r);
 /* The first step that was asked for and not done ("io_flusher", ...), or NULL. */

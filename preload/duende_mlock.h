@@ -224,7 +224,7 @@ int dmlock_swap_server(struct dmlock_swap_server *ss);
 
 /*
  * The steps' results as one line, the words of the shim's "swap-server profile:" line ("io_flusher
- * done, oom_score_adj -1000 not done: Permission denied, needs CAP_SYS_RESOURCE, ..."). Returns
+ * done; oom_score_adj -1000 not done: Permission denied, needs CAP_SYS_RESOURCE; ..."). Returns
  * the length it needed, as snprintf() does, or -EINVAL.
  */
 int dmlock_swap_server_format(const struct dmlock_swap_server *ss, char *buf, size_t size);

@@ -240,11 +240,11 @@ static size_t step(char *buf, size_t size, size_t n, const char *what, int r, co
 	if (n >= size)
 		return n;
 	if (r == 1)
-		w = snprintf(buf + n, size - n, "%s%s off", n ? ", " : "", what);
+		w = snprintf(buf + n, size - n, "%s%s off", n ? "; " : "", what);
 	else if (r == 0)
-		w = snprintf(buf + n, size - n, "%s%s done", n ? ", " : "", what);
+		w = snprintf(buf + n, size - n, "%s%s done", n ? "; " : "", what);
 	else
-		w = snprintf(buf + n, size - n, "%s%s not done: %s%s%s", n ? ", " : "", what,
+		w = snprintf(buf + n, size - n, "%s%s not done: %s%s%s", n ? "; " : "", what,
 			     strerror(-r), needs && (r == -EPERM || r == -EACCES) ? ", needs " : "",
 			     needs && (r == -EPERM || r == -EACCES) ? needs : "");
 	return w < 0 ? n : n + (size_t)w;
@@ -274,28 +274,28 @@ size_t dm_swap_server_format(char *buf, size_t size, const struct dm_swap_server
 
 		dm_escape(esc, sizeof(esc), r->params.export_path, 64);
 		if (r->export_r == 0 && r->export_align)
-			w = snprintf(buf + n, size - n, ", export %s O_DIRECT (align %zu) done",
+			w = snprintf(buf + n, size - n, "; export %s O_DIRECT (align %zu) done",
 				     esc, r->export_align);
 		else if (r->export_r == 0)
-			w = snprintf(buf + n, size - n, ", export %s O_DIRECT done", esc);
+			w = snprintf(buf + n, size - n, "; export %s O_DIRECT done", esc);
 		else if (r->export_r == -ENOSYS)
 			w = snprintf(
 				buf + n, size - n,
-				", export %s O_DIRECT not done: %s is not preloaded beside this "
+				"; export %s O_DIRECT not done: %s is not preloaded beside this "
 				"library",
 				esc, DM_IO_STEM);
 		else if (r->export_r == -EOPNOTSUPP)
 			w = snprintf(
 				buf + n, size - n,
-				", export %s O_DIRECT not done: its file system does no O_DIRECT",
+				"; export %s O_DIRECT not done: its file system does no O_DIRECT",
 				esc);
 		else if (r->export_r == -EINVAL)
 			w = snprintf(buf + n, size - n,
-				     ", export %s O_DIRECT not done: not a regular file or a block "
+				     "; export %s O_DIRECT not done: not a regular file or a block "
 				     "device",
 				     esc);
 		else
-			w = snprintf(buf + n, size - n, ", export %s O_DIRECT not done: %s", esc,
+			w = snprintf(buf + n, size - n, "; export %s O_DIRECT not done: %s", esc,
 				     strerror(-r->export_r));
 		n = w < 0 ? n : n + (size_t)w;
 	}

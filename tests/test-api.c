@@ -871,8 +871,8 @@ START_TEST(test_swap_server_steps)
 		ASSERT_HAS(kv(&r, "line"),
 			   "io_flusher not done: Operation not permitted, needs CAP_SYS_RESOURCE");
 	}
-	ASSERT_HAS(kv(&r, "line"), "SCHED_FIFO 50 done, heap reserve 16 MiB done, stack 256 KiB "
-				   "done, thread stacks 256 KiB done");
+	ASSERT_HAS(kv(&r, "line"), "SCHED_FIFO 50 done; heap reserve 16 MiB done; stack 256 KiB "
+				   "done; thread stacks 256 KiB done");
 	ASSERT_KV(&r, "format_rc", ==, strlen(kv(&r, "line")));
 	ASSERT_KV(&r, "bad_priority_rc", ==, -EINVAL);
 	ASSERT_KV(&r, "bad_size_rc", ==, -EINVAL);
@@ -925,8 +925,8 @@ START_TEST(test_swap_server_steps_refused)
 	ASSERT_KV(&r, "thread_stack_bytes", ==, 256 * 1024);
 	ASSERT_HAS(kv(&r, "line"),
 		   "io_flusher not done: Operation not permitted, needs "
-		   "CAP_SYS_RESOURCE, oom_score_adj -1000 not done: Permission denied, "
-		   "needs CAP_SYS_RESOURCE, SCHED_FIFO 50 not done: Operation not "
+		   "CAP_SYS_RESOURCE; oom_score_adj -1000 not done: Permission denied, "
+		   "needs CAP_SYS_RESOURCE; SCHED_FIFO 50 not done: Operation not "
 		   "permitted, needs CAP_SYS_NICE or RLIMIT_RTPRIO");
 	victim_result_free(&r);
 }

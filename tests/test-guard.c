@@ -338,9 +338,9 @@ START_TEST(test_swap_server_refusals_said)
 	ASSERT_HOST_RAN(&r);
 	ASSERT_HAS(r.err,
 		   "swap-server profile: io_flusher not done: Operation not permitted, needs "
-		   "CAP_SYS_RESOURCE, oom_score_adj -1000 not done: Permission denied, needs "
-		   "CAP_SYS_RESOURCE, SCHED_FIFO 50 not done: Operation not permitted, needs "
-		   "CAP_SYS_NICE or RLIMIT_RTPRIO, heap reserve 16 MiB done");
+		   "CAP_SYS_RESOURCE; oom_score_adj -1000 not done: Permission denied, needs "
+		   "CAP_SYS_RESOURCE; SCHED_FIFO 50 not done: Operation not permitted, needs "
+		   "CAP_SYS_NICE or RLIMIT_RTPRIO; heap reserve 16 MiB done");
 	ck_assert_int_eq(kv_get(r.out, "sched_policy"), SCHED_OTHER);
 	ck_assert_int_eq(kv_get(r.out, "oom_score_adj"), 0);
 	victim_result_free(&r);
