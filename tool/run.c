@@ -134,6 +134,15 @@ static int decide_settings(const char *config, const char *program, struct dm_se
 			dm_escape(esc, sizeof(esc), config, PATH_MAX / 4);
 			tool_error("Failed to read config %s: %s", esc, strerror(err));
 		}
+		{
+			char esc[PATH_MAX];
+
+			/* --config is a request for that file: not run without it. */
+			dm_escape(esc, sizeof(esc), program, PATH_MAX / 4);
+			tool_error("not running %s: the library would ignore the config named with "
+				   "--config",
+				   esc);
+		}
 		return -EINVAL;
 	}
 	named = s->n_programs ? dm_programs_match(s, &self) : true;
