@@ -1649,7 +1649,7 @@ Suite *test_suite(void)
 		CASE(test_run_locks_victim, CASE_REAL_MLOCKALL),
 		CASE(test_run_onfault, CASE_REAL_MLOCKALL),
 		CASE(test_run_prepends_to_ld_preload, CASE_REAL_MLOCKALL),
-		CASE(test_run_adds_io_object_for_export, 0),
+		CASE(test_run_adds_io_object_for_export, CASE_REAL_MLOCKALL),
 		CASE(test_run_required_denied_exits_71, CASE_REAL_MLOCKALL),
 		CASE(test_run_config, CASE_REAL_MLOCKALL),
 		CASE(test_run_says_problems_once, CASE_REAL_MLOCKALL),
