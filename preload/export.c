@@ -155,16 +155,25 @@ static bool twins_has(int d)
 	return false;
 }
 
-/* Forget fd's twin; close it only if it is still ours. */
-static void twin_drop(int fd)
+/* Is d still a twin of ours, whatever the call (its access mode aside)? */
+static bool twin_ours(int d)
 {
-	int t = atomic_exchange(&twin[fd], 0);
+	return twin_valid(d, false) || twin_valid(d, true);
+}
 
+/* A twin (plus one, 0 for none) taken out of its slot: forgotten, and closed if still ours. */
+static void twin_release(int t)
+{
 	if (!t)
 		return;
 	twins_note(t - 1, false);
-	if (twin_valid(t - 1, false) || twin_valid(t - 1, true))
+	if (twin_ours(t - 1))
 		dm_real_close(t - 1);
+}
+
+static void twin_drop(int fd)
+{
+	twin_release(atomic_exchange(&twin[fd], 0));
 }
 
 /*
@@ -251,10 +260,10 @@ EXPORT int __open_2(const char *path, int flags) __attribute__((alias("__open64_
 
 EXPORT int close(int fd)
 {
-	int r;
+	int r, t, saved;
 
 	if (atomic_load_explicit(&n_twins, memory_order_relaxed) && twins_has(fd)) {
-		if (twin_valid(fd, false) || twin_valid(fd, true)) {
+		if (twin_ours(fd)) {
 			/* Without this object the number would not be open: answer as then. */
 			errno = EBADF;
 			return -1;
@@ -265,18 +274,11 @@ EXPORT int close(int fd)
 	if (fd < 0 || fd >= IO_MAX_FD || !atomic_load_explicit(&twin[fd], memory_order_relaxed))
 		return dm_real_close(fd);
 	/* The slot first: an open() of the export on the same number may give it a new twin. */
-	{
-		int t = atomic_exchange(&twin[fd], 0), saved;
-
-		r = dm_real_close(fd);
-		saved = errno;
-		if (t) {
-			twins_note(t - 1, false);
-			if (twin_valid(t - 1, false) || twin_valid(t - 1, true))
-				dm_real_close(t - 1);
-		}
-		errno = saved;
-	}
+	t = atomic_exchange(&twin[fd], 0);
+	r = dm_real_close(fd);
+	saved = errno;
+	twin_release(t);
+	errno = saved;
 	return r;
 }
 

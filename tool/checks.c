@@ -712,7 +712,6 @@ static void check_profile_steps(struct checks *c)
 /* The export step: the I/O object beside the library, and O_DIRECT on the export. */
 static void check_export(struct checks *c)
 {
-	const char *lib = tool_library_path(), *slash = strrchr(lib, '/');
 	char io[PATH_MAX], esc[160];
 	struct stat st;
 	int fd;
@@ -724,8 +723,7 @@ static void check_export(struct checks *c)
 		return;
 	}
 	dm_escape(esc, sizeof(esc), c->s->export_path, 64);
-	snprintf(io, sizeof(io), "%.*s%s", slash ? (int)(slash - lib + 1) : 0, lib, DM_IO_STEM);
-	if (access(io, R_OK) == 0)
+	if (tool_io_library_path(io, sizeof(io)) == 0 && access(io, R_OK) == 0)
 		say(c, L_OK, "export", NULL, "%s is installed; preload it beside the library", io);
 	else
 		say(c, step_level(c), "export", "install it beside the library, and preload both",

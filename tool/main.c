@@ -172,6 +172,14 @@ const char *tool_library_path(void)
 	return lib && lib[0] ? lib : DM_LIBRARY_PATH;
 }
 
+int tool_io_library_path(char *buf, size_t size)
+{
+	const char *lib = tool_library_path(), *slash = strrchr(lib, '/');
+	int n = snprintf(buf, size, "%.*s%s", slash ? (int)(slash - lib + 1) : 0, lib, DM_IO_STEM);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);

@@ -80,17 +80,16 @@ static int prepend_preload(const char *lib)
  * A swap server whose settings name its export also gets the I/O object (export.c), from the
  * library's own directory: the library arms it, and cannot load it.
  */
-static int add_io_object(const char *lib, const struct dm_settings *s, bool required)
+static int add_io_object(const struct dm_settings *s, bool required)
 {
 	char io[PATH_MAX];
-	const char *slash = strrchr(lib, '/');
-	int n, r;
+	int r;
 
 	if (s->profile != DM_PROFILE_SWAP_SERVER || !s->export_path[0])
 		return 0;
-	n = snprintf(io, sizeof(io), "%.*s%s", slash ? (int)(slash - lib + 1) : 0, lib, DM_IO_STEM);
-	if (n < 0 || (size_t)n >= sizeof(io)) {
-		tool_error("Failed to name %s beside %s: the path is too long", DM_IO_STEM, lib);
+	if (tool_io_library_path(io, sizeof(io)) < 0) {
+		tool_error("Failed to name %s beside %s: the path is too long", DM_IO_STEM,
+			   tool_library_path());
 		return -ENAMETOOLONG;
 	}
 	if (check_library(io) < 0) {
@@ -236,7 +235,7 @@ int tool_cmd_run(int argc, char **argv)
 		return TOOL_EXIT_FAIL;
 	if (decide_settings(config, argv[optind], &s, config_abs, sizeof(config_abs)) < 0)
 		return TOOL_EXIT_FAIL;
-	if (add_io_object(lib, &s, required || s.required) < 0)
+	if (add_io_object(&s, required || s.required) < 0)
 		return TOOL_EXIT_FAIL;
 	if (prepend_preload(lib) < 0 || (onfault && setenv("DUENDE_MLOCK_ONFAULT", "1", 1) < 0) ||
 	    (required && setenv("DUENDE_MLOCK_REQUIRED", "1", 1) < 0) ||

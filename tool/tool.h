@@ -48,6 +48,8 @@ int tool_proc_walk(int (*fn)(int pid, void *ctx), void *ctx);
 FILE *tool_proc_fopen(int pid, const char *name);
 /* The library that run preloads: DUENDE_MLOCK_LIBRARY or the installed path. */
 const char *tool_library_path(void);
+/* The swap server's I/O object (DM_IO_STEM), in the library's directory. 0 or -ENAMETOOLONG. */
+int tool_io_library_path(char *buf, size_t size);
 /*
  * library.c: does lib load under LD_PRELOAD? 0; -ENOEXEC with the loader's reason in why; another
  * negative errno when it could not be asked.
