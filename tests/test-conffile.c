@@ -27,6 +27,19 @@ static bool cannot_name(const char *text, const char *path)
 	return dm_conffile_cannot_name(&f, &self);
 }
 
+/* Parse text over the defaults: the result is want and the first problem said holds msg. */
+static unsigned parse_says(const char *name, const char *text, struct dm_self *self, int want,
+			   const char *msg, struct dm_settings *s)
+{
+	struct dm_diag d = { 0 };
+
+	dm_settings_default(s);
+	ck_assert_int_eq(dm_config_parse_text(name, text, strlen(text), self, s, &d), want);
+	ck_assert_uint_ge(d.n, 1);
+	ck_assert_msg(strstr(d.msg[0], msg), "'%s' lacks '%s'", d.msg[0], msg);
+	return d.n;
+}
+
 START_TEST(test_config_parse_values_and_origins)
 {
 	static const char text[] =
@@ -127,13 +140,7 @@ START_TEST(test_program_sections)
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-			d.n = 0;
-			dm_settings_default(&s);
-			ck_assert_int_eq(dm_config_parse_text("b.conf", bad[i][0],
-							      strlen(bad[i][0]), &nbd, &s, &d),
-					 -EINVAL);
-			ck_assert_uint_ge(d.n, 1);
-			ck_assert_msg(strstr(d.msg[0], bad[i][1]), "case %zu: %s", i, d.msg[0]);
+			parse_says("b.conf", bad[i][0], &nbd, -EINVAL, bad[i][1], &s);
 			ck_assert_uint_eq(s.n_programs, 0);
 		}
 	}
@@ -152,13 +159,8 @@ START_TEST(test_program_sections)
 		};
 
 		for (size_t i = 0; i < sizeof(outside) / sizeof(*outside); i++) {
-			d.n = 0;
-			dm_settings_default(&s);
-			ck_assert_int_eq(dm_config_parse_text("o.conf", outside[i][0],
-							      strlen(outside[i][0]), &nbd, &s, &d),
-					 0);
-			ck_assert_uint_eq(d.n, 1);
-			ck_assert_msg(strstr(d.msg[0], outside[i][1]), "case %zu: %s", i, d.msg[0]);
+			ck_assert_uint_eq(
+				parse_says("o.conf", outside[i][0], &nbd, 0, outside[i][1], &s), 1);
 			ck_assert_int_eq(s.profile, DM_PROFILE_NONE);
 			ck_assert_str_eq(s.export_path, "");
 			ck_assert_uint_eq(s.n_programs, 2);
